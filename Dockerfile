@@ -1,0 +1,11 @@
+# Image for docker-compose's web and scheduler services (people's own machines; no Docker engine in CI).
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libgomp1 && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY requirements.txt .
+# LightFM compiles with -march=native by default: an image may run on another CPU, so build portable code.
+RUN LIGHTFM_NO_CFLAGS=1 pip install --no-cache-dir -r requirements.txt
+COPY . .
+ENV DJANGO_SETTINGS_MODULE=musicbud.settings PYTHONUNBUFFERED=1
+EXPOSE 8000
+CMD ["uvicorn", "musicbud.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

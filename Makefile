@@ -1,0 +1,45 @@
+# The two Quick-start commands (`make demo`, `make test`) and the steps they are made of.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The embedded defaults: no service variables leak in from the caller's shell.
+EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u NEO4J_URI -u NEO4J_USER -u NEO4J_PASSWORD \
+	RECOMMENDATIONS_SOURCE=database DEBUG=true
+
+.PHONY: install demo test lint services-up services-down bench
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==25.2"
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -c 'import lightfm, sys; assert "lightfm._lightfm_fast_openmp" in sys.modules, "LightFM built without OpenMP"'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(EMBEDDED) $(PY) manage.py migrate --no-input
+	$(EMBEDDED) $(PY) manage.py demo_setup
+	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
+	$(EMBEDDED) $(VENV)/bin/uvicorn musicbud.asgi:application --host $(HOST) --port $(PORT)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=true $(VENV)/bin/mypy .
+
+services-up:
+	scripts/services.sh up
+
+services-down:
+	scripts/services.sh down
+
+# Everything against the real services: PostgreSQL, Redis and Neo4j from scripts/services.sh.
+test: install lint services-up
+	set -a && source .services/services.env && set +a && \
+	MUSICBUD_REQUIRE_SERVICES=1 $(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -1,0 +1,44 @@
+"""Fixtures shared by the whole suite: access to the real services started by scripts/services.sh."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connections
+
+
+def require_service(name: str, configured: bool) -> None:
+    """Skip when a service is not configured, unless the run promised all of them (``make test``)."""
+    if configured:
+        return
+    message = f"{name} is not configured (run `make test`, which starts it with scripts/services.sh)"
+    if os.environ.get("MUSICBUD_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def neo4j_settings() -> None:
+    require_service("Neo4j", bool(settings.NEO4J_URI))
+
+
+@pytest.fixture
+def redis_settings() -> None:
+    require_service("Redis", bool(settings.REDIS_URL))
+
+
+@pytest.fixture
+def postgres_settings() -> None:
+    require_service("PostgreSQL", settings.DATABASES["default"]["ENGINE"].endswith("postgresql"))
+
+
+@pytest.fixture(autouse=True)
+async def _close_connections_opened_by_async_views() -> AsyncIterator[None]:
+    """Async views reach the ORM through sync_to_async's worker thread, whose connection outlives the
+    test (the test client keeps connections open). Close it so the test database can be dropped."""
+    yield
+    await sync_to_async(connections.close_all)()

@@ -1,0 +1,82 @@
+"""The settings module fails loudly on bad or missing production values."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
+    """Import the settings in a fresh interpreter with exactly these service variables."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "DEBUG",
+            "SECRET_KEY",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "NEO4J_URI",
+            "NEO4J_PASSWORD",
+            "RECOMMENDATIONS_SOURCE",
+            "ALLOWED_HOSTS",
+            "RECOMMENDATIONS_ENGINE",
+        }
+    }
+    clean.update(env)
+    code = "import musicbud.settings as s; print(s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'])"
+    return subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=REPO, env=clean, capture_output=True, text=True
+    )
+
+
+def test_a_development_run_needs_no_services_and_uses_sqlite_and_local_memory() -> None:
+    result = load_settings(DEBUG="true")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "django.core.cache.backends.locmem.LocMemCache"]
+
+
+def test_production_without_a_secret_key_refuses_to_start() -> None:
+    result = load_settings(DEBUG="false")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY must be set" in result.stderr
+
+
+def test_a_short_secret_key_is_refused() -> None:
+    result = load_settings(DEBUG="false", SECRET_KEY="short")
+    assert "SECRET_KEY must be at least 32 characters" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
+        ({"RECOMMENDATIONS_SOURCE": "mysql"}, "RECOMMENDATIONS_SOURCE='mysql' must be one of database, neo4j"),
+        ({"RECOMMENDATIONS_SOURCE": "neo4j"}, "RECOMMENDATIONS_SOURCE=neo4j needs NEO4J_URI"),
+        ({"NEO4J_URI": "bolt://127.0.0.1:1"}, "NEO4J_PASSWORD is empty"),
+        ({"RECOMMENDATIONS_ENGINE": "[1]"}, "RECOMMENDATIONS_ENGINE must be a JSON object"),
+        ({"DATABASE_CONN_MAX_AGE": "soon"}, "DATABASE_CONN_MAX_AGE='soon' is not an integer"),
+    ],
+)
+def test_a_bad_value_is_refused_with_a_message_naming_it(env: dict[str, str], message: str) -> None:
+    result = load_settings(**{"DEBUG": "true", **env})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_service_urls_select_postgresql_and_redis() -> None:
+    result = load_settings(
+        DEBUG="false",
+        SECRET_KEY="x" * 40,
+        DATABASE_URL="postgres://u:p@127.0.0.1:5432/db",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.postgresql", "django_redis.cache.RedisCache"]
