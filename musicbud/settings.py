@@ -90,9 +90,14 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if not DATABASE_URL:
+    # The embedded default: a SQLite file in the data folder, which must exist before SQLite opens it.
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASE_URL = f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
+        DATABASE_URL,
         # Persistent connections: opening one per request would dominate a cached recommendation.
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
         conn_health_checks=True,
@@ -138,6 +143,8 @@ NEO4J_QUERY_TIMEOUT = env_int("NEO4J_QUERY_TIMEOUT", 60, minimum=1)
 MODEL_DIR = Path(env_str("MODEL_DIR") or DATA_DIR / "models")
 # Overrides of the engine's documented defaults (recommendations/engine/config.py), as a JSON object.
 RECOMMENDATIONS_ENGINE = env_json_object("RECOMMENDATIONS_ENGINE")
+# Seconds a computed recommendation page stays cached; invalidation makes it unreachable earlier.
+RECOMMENDATIONS_CACHE_TTL = env_int("RECOMMENDATIONS_CACHE_TTL", 3600, minimum=1)
 
 # --- API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
