@@ -24,7 +24,7 @@ install: $(STAMP)
 
 demo: install
 	$(EMBEDDED) $(PY) manage.py migrate --no-input
-	$(EMBEDDED) $(PY) manage.py demo_setup
+	$(EMBEDDED) $(PY) manage.py demo_setup --base-url http://$(HOST):$(PORT)
 	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	$(EMBEDDED) $(VENV)/bin/uvicorn musicbud.asgi:application --host $(HOST) --port $(PORT)
 
@@ -41,5 +41,6 @@ services-down:
 
 # Everything against the real services: PostgreSQL, Redis and Neo4j from scripts/services.sh.
 test: install lint services-up
+	scripts/install_chromium.sh
 	set -a && source .services/services.env && set +a && \
 	MUSICBUD_REQUIRE_SERVICES=1 $(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -117,6 +117,15 @@ class TrainingLog(models.Model):
     class Meta:
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["content_type", "-started_at"], name="training_type_started_idx")]
+        constraints = [
+            # The training lock: at most one running run per content type, enforced by the database
+            # for every process and machine (recommendations.training.acquire_training).
+            models.UniqueConstraint(
+                fields=["content_type"],
+                condition=models.Q(status="running"),
+                name="training_one_running_per_type",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.content_type} {self.status} {self.started_at:%Y-%m-%d %H:%M}"

@@ -14,6 +14,8 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from recommendations.engine.errors import EngineError
+
 logger = logging.getLogger(__name__)
 
 
@@ -68,12 +70,13 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return body
 
 
-def _drf_code(exc: drf_exceptions.APIException) -> str:
+def _drf_code_and_message(exc: drf_exceptions.APIException) -> tuple[str, str]:
+    detail = exc.detail
+    if isinstance(detail, dict):
+        # simplejwt's InvalidToken carries {"detail", "code", "messages"}.
+        return str(detail.get("code", exc.default_code)), str(detail.get("detail", exc.default_detail))
     codes = exc.get_codes()
-    if isinstance(codes, str):
-        return codes
-    # Field errors: one stable code for the class of problem; the fields are in details.
-    return "invalid_input"
+    return (codes if isinstance(codes, str) else str(exc.default_code)), str(detail)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -81,6 +84,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if exc.status_code >= 500:
             logger.warning("%s: %s", exc.code, exc.message)
         return Response(error_body(exc.code, exc.message, exc.details or None), status=exc.status_code)
+    if isinstance(exc, EngineError):
+        # The engine is Django-free, so its errors are not MusicBudErrors; they carry the same two fields.
+        if exc.status_code >= 500:
+            logger.warning("%s: %s", exc.code, exc.message)
+        return Response(error_body(exc.code, exc.message), status=exc.status_code)
     if isinstance(exc, Http404):
         return Response(error_body("not_found", "Not found."), status=404)
     response = drf_exception_handler(exc, context)
@@ -90,9 +98,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, drf_exceptions.ValidationError):
         response.data = error_body("invalid_input", "The request is not valid.", exc.detail)
     else:
-        detail = exc.detail
-        message = str(detail.get("detail", exc.default_detail)) if isinstance(detail, dict) else str(detail)
-        response.data = error_body(_drf_code(exc), message)
+        code, message = _drf_code_and_message(exc)
+        response.data = error_body(code, message)
     return response
 
 

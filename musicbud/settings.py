@@ -103,6 +103,15 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", True):
+    # Under ASGI each request runs its ORM work in a thread of its own, so thread-local persistent
+    # connections are never reused; a process-wide pool (psycopg 3) is what avoids a connect per request.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env_int("DATABASE_POOL_MAX", 20, minimum=1),
+        "timeout": 10,
+    }
 if env_str("DATABASE_TEST_NAME"):
     # Lets several test runs share one PostgreSQL server without fighting over test_<name>.
     DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME")}
@@ -145,6 +154,11 @@ MODEL_DIR = Path(env_str("MODEL_DIR") or DATA_DIR / "models")
 RECOMMENDATIONS_ENGINE = env_json_object("RECOMMENDATIONS_ENGINE")
 # Seconds a computed recommendation page stays cached; invalidation makes it unreachable earlier.
 RECOMMENDATIONS_CACHE_TTL = env_int("RECOMMENDATIONS_CACHE_TTL", 3600, minimum=1)
+# A/B experiment as JSON, e.g. {"name": "model-vs-popular-2026-11", "variants": {"control": 0.5, "popular": 0.5}};
+# unset means everyone is in "control". Validated at start-up (analytics.variants).
+RECOMMENDATIONS_EXPERIMENT = env_json_object("RECOMMENDATIONS_EXPERIMENT") or None
+# Seconds after which a training run still marked running is taken for dead and its lock released.
+TRAINING_LOCK_TTL = env_int("TRAINING_LOCK_TTL", 6 * 3600, minimum=60)
 
 # --- API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -155,6 +169,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "musicbud.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["recommendations.api.throttles.PerUserThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env_str("THROTTLE_RATE_USER") or "600/minute"},
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 30, minimum=1)),
@@ -200,6 +216,18 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# --- Email (failure notices of the retraining cron job) -----------------------------------------------
+# "Ada Lovelace ada@example.com, ops@example.com": the last word of an entry is the address.
+ADMINS = [(entry.rpartition(" ")[0] or entry, entry.rpartition(" ")[2]) for entry in env_list("ADMINS", [])]
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = env_str("EMAIL_HOST") or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+SERVER_EMAIL = DEFAULT_FROM_EMAIL = env_str("SERVER_EMAIL") or "musicbud@localhost"
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,65 @@
+"""POST /v1/recommendations/events/: clients report what they did with the recommendations shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adrf.views import APIView
+from rest_framework import serializers
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from analytics.models import CONTENT_TYPE_CHOICES, EventKind
+from analytics.services import MAX_BATCH, MAX_ID_LENGTH, MAX_POSITION, recommendation_events_record
+from analytics.types import EventInput
+
+
+class EventInputSerializer(serializers.Serializer[EventInput]):
+    client_event_id = serializers.CharField(max_length=MAX_ID_LENGTH)
+    content_type = serializers.ChoiceField(choices=CONTENT_TYPE_CHOICES)
+    item_id = serializers.CharField(max_length=MAX_ID_LENGTH)
+    event = serializers.ChoiceField(choices=EventKind.choices)
+    position = serializers.IntegerField(min_value=0, max_value=MAX_POSITION, required=False, allow_null=True)
+    model_version = serializers.CharField(max_length=MAX_ID_LENGTH, required=False, allow_blank=True, default="")
+    created_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class EventBatchSerializer(serializers.Serializer[list[EventInput]]):
+    events = serializers.ListField(child=EventInputSerializer(), min_length=1, max_length=MAX_BATCH)
+
+
+def parse_events(data: Any) -> list[EventInput]:
+    """Either one event object or ``{"events": [...]}``; raises ValidationError naming the fields."""
+    if isinstance(data, dict) and "events" in data:
+        batch = EventBatchSerializer(data=data)
+        batch.is_valid(raise_exception=True)
+        return [EventInput(**event) for event in batch.validated_data["events"]]
+    single = EventInputSerializer(data=data)
+    single.is_valid(raise_exception=True)
+    return [EventInput(**single.validated_data)]
+
+
+def _user_id(request: Request) -> int:
+    # IsAuthenticated (the default permission) already ran: an anonymous request never gets here.
+    user_id = request.user.pk
+    if not isinstance(user_id, int):
+        raise NotAuthenticated
+    return user_id
+
+
+class RecommendationEventsApi(APIView):  # type: ignore[misc]  # adrf ships no type hints
+    """Idempotent by client_event_id per user: 201 when something new was stored, 200 when all were known.
+
+    Answers 2xx only after the events are committed; a database outage is 503 and the client retries.
+    """
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        stored = serializers.IntegerField()
+        duplicates = serializers.IntegerField()
+
+    async def post(self, request: Request) -> Response:
+        events = parse_events(request.data)
+        result = await recommendation_events_record(user_id=_user_id(request), events=events)
+        body = self.OutputSerializer({"stored": len(result.stored), "duplicates": len(result.duplicates)}).data
+        return Response(body, status=201 if result.stored else 200)

@@ -1,0 +1,22 @@
+"""Typed errors of the analytics app (stable codes; rendered by musicbud.errors.api_exception_handler)."""
+
+from __future__ import annotations
+
+from musicbud.errors import DependencyUnavailable, InvalidInput
+
+
+class InvalidEvent(InvalidInput):
+    """An event breaks a domain rule the API shape check cannot see (e.g. its time is too old).
+
+    ``details`` always names the offending ``field`` and, in a batch, its ``index``.
+    """
+
+    code = "invalid_event"
+    default_message = "The event is not valid."
+
+
+class EventsUnavailable(DependencyUnavailable):
+    """The database did not store the events: the client must retry (the retry is idempotent)."""
+
+    code = "events_unavailable"
+    default_message = "The events could not be stored; retry later."

@@ -1,0 +1,39 @@
+"""Plain values passed between the API, the services and other apps (no Django imports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class EventInput:
+    """One client event as received, already shape-checked by the API (or built by another caller)."""
+
+    client_event_id: str
+    content_type: str
+    item_id: str
+    event: str
+    position: int | None = None
+    model_version: str = ""
+    # Client clock; None means "now". The service clamps and bounds it.
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FeedbackEvent:
+    """A like or dislike handed to recommendations.feedback.apply_feedback_events after it is stored."""
+
+    content_type: str
+    item_id: str
+    event: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class EventsRecorded:
+    """Outcome of recording one batch: which client ids were new and which were already stored."""
+
+    stored: tuple[str, ...]
+    duplicates: tuple[str, ...]
+    variant: str

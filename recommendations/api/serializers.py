@@ -1,0 +1,105 @@
+"""Input and output shapes of the recommendations API (validation and OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from recommendations.domain import ContentType
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 10
+
+
+class PageQuerySerializer(serializers.Serializer[Any]):
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
+    offset = serializers.IntegerField(min_value=0, max_value=10_000, default=0)
+
+
+class LimitQuerySerializer(serializers.Serializer[Any]):
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
+
+
+class CatalogItemSerializer(serializers.Serializer[Any]):
+    item_id = serializers.CharField(help_text="IMDb id for movies, MyAnimeList id for manga and anime")
+    title = serializers.CharField(allow_null=True)
+    genres = serializers.ListField(child=serializers.CharField())
+
+
+class ReasonSerializer(serializers.Serializer[Any]):
+    code = serializers.ChoiceField(choices=["popular", "because_you_liked"])
+    item = CatalogItemSerializer(required=False, help_text="the liked item that explains it")
+
+
+class RecommendedItemSerializer(CatalogItemSerializer):
+    score = serializers.FloatField()
+    rank = serializers.IntegerField(help_text="1-based position in the full ranking (offset + index + 1)")
+    reason = ReasonSerializer()
+
+
+class RecommendationPageSerializer(serializers.Serializer[Any]):
+    content_type = serializers.ChoiceField(choices=[ct.value for ct in ContentType])
+    # DRF's metaclass turns declared fields into .fields; the name only shadows Field.source for mypy.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=["model", "popularity"], help_text="model, or the popularity fallback (cold start / no model)"
+    )
+    model_version = serializers.CharField(help_text='the model version, or "popularity" when no model exists')
+    variant = serializers.CharField(help_text="the caller's A/B variant")
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    items = RecommendedItemSerializer(many=True)
+
+
+class AllRecommendationsSerializer(serializers.Serializer[Any]):
+    movies = RecommendationPageSerializer()
+    manga = RecommendationPageSerializer()
+    anime = RecommendationPageSerializer()
+
+
+class SimilarItemSerializer(CatalogItemSerializer):
+    similarity = serializers.FloatField(help_text="cosine similarity of the item embeddings")
+    rank = serializers.IntegerField()
+
+
+class SimilarItemsSerializer(serializers.Serializer[Any]):
+    content_type = serializers.CharField()
+    model_version = serializers.CharField()
+    item = CatalogItemSerializer()
+    items = SimilarItemSerializer(many=True)
+
+
+class TrainRequestSerializer(serializers.Serializer[Any]):
+    content_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=["all", *(ct.value for ct in ContentType)]),
+        min_length=1,
+        default=["all"],
+        help_text='types to train; "all" (the default) means every type',
+    )
+
+    def validate_content_types(self, value: list[str]) -> list[str]:
+        return [ct.value for ct in ContentType] if "all" in value else list(dict.fromkeys(value))
+
+
+class TrainingRunSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    content_type = serializers.CharField()
+    status = serializers.CharField()
+    triggered_by = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    duration_s = serializers.FloatField(allow_null=True)
+    model_version = serializers.CharField()
+    users = serializers.IntegerField(allow_null=True)
+    items = serializers.IntegerField(allow_null=True)
+    interactions = serializers.IntegerField(allow_null=True)
+    precision_at_k = serializers.FloatField(allow_null=True)
+    recall_at_k = serializers.FloatField(allow_null=True)
+    ndcg_at_k = serializers.FloatField(allow_null=True)
+    auc = serializers.FloatField(allow_null=True)
+    metrics = serializers.JSONField()
+    error = serializers.CharField()
+
+
+class TrainResponseSerializer(serializers.Serializer[Any]):
+    runs = TrainingRunSerializer(many=True)

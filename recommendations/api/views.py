@@ -1,0 +1,124 @@
+"""The recommendations API. Views validate input, call one domain function, serialize the output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adrf.views import APIView
+from asgiref.sync import sync_to_async
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import Serializer
+
+from analytics.models import TrainingLog
+from musicbud.errors import NotFound
+from recommendations import recommending, training
+from recommendations.api import serializers as s
+from recommendations.domain import ContentType
+from recommendations.errors import UnknownContentType
+
+
+def _user_id(request: Request) -> int:
+    # The permission check ran before the handler; this only narrows the type.
+    user_id = getattr(request.user, "pk", None)
+    if not isinstance(user_id, int):
+        raise NotAuthenticated
+    return user_id
+
+
+def _content_type(value: str) -> ContentType:
+    try:
+        return ContentType(value)
+    except ValueError:
+        raise UnknownContentType(content_type=value) from None
+
+
+def _query(serializer_class: type[Serializer[Any]], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _page_response(page: dict[str, Any]) -> Response:
+    cache_state = page.pop("cache", "miss")
+    return Response(page, headers={"X-Cache": cache_state})
+
+
+class AllRecommendationsApi(APIView):  # type: ignore[misc]  # adrf ships no type hints
+    @extend_schema(parameters=[s.LimitQuerySerializer], responses=s.AllRecommendationsSerializer)
+    async def get(self, request: Request) -> Response:
+        """The caller's first page of recommendations of every content type."""
+        query = _query(s.LimitQuerySerializer, request)
+        pages = await recommending.get_all_recommendations(user_id=_user_id(request), limit=query["limit"])
+        for page in pages.values():
+            page.pop("cache", None)
+        return Response(pages)
+
+
+class RecommendationsApi(APIView):  # type: ignore[misc]
+    @extend_schema(
+        parameters=[
+            s.PageQuerySerializer,
+            OpenApiParameter("content_type", enum=[ct.value for ct in ContentType], location="path"),
+        ],
+        responses=s.RecommendationPageSerializer,
+    )
+    async def get(self, request: Request, content_type: str) -> Response:
+        """One page of the caller's recommendations of one type (stable pages for one model version)."""
+        ct = _content_type(content_type)
+        query = _query(s.PageQuerySerializer, request)
+        page = await recommending.get_recommendations(
+            user_id=_user_id(request), content_type=ct, limit=query["limit"], offset=query["offset"]
+        )
+        return _page_response(page)
+
+
+class SimilarItemsApi(APIView):  # type: ignore[misc]
+    @extend_schema(parameters=[s.LimitQuerySerializer], responses=s.SimilarItemsSerializer)
+    async def get(self, request: Request, content_type: str, item_id: str) -> Response:
+        """Items most similar to one item (cosine of the model's item embeddings)."""
+        ct = _content_type(content_type)
+        query = _query(s.LimitQuerySerializer, request)
+        return Response(await recommending.get_similar_items(content_type=ct, item_id=item_id, limit=query["limit"]))
+
+
+class ModelStatusApi(APIView):  # type: ignore[misc]
+    @extend_schema(responses=dict[str, Any])
+    async def get(self, request: Request) -> Response:
+        """Model version, training time, counts and holdout metrics per content type."""
+        return Response(recommending.model_status())
+
+
+def _run_json(log: TrainingLog) -> dict[str, Any]:
+    return dict(s.TrainingRunSerializer(log).data)
+
+
+class TrainModelsApi(APIView):  # type: ignore[misc]
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=s.TrainRequestSerializer, responses={202: s.TrainResponseSerializer})
+    async def post(self, request: Request) -> Response:
+        """Start training of some or all types in the background; returns the run ids (staff only)."""
+        serializer = s.TrainRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run_ids = await sync_to_async(training.start_training_run)(
+            content_types=serializer.validated_data["content_types"],
+            triggered_by=f"api:{request.user.get_username()}",
+        )
+        logs = [log async for log in TrainingLog.objects.filter(id__in=run_ids).order_by("id")]
+        return Response({"runs": [_run_json(log) for log in logs]}, status=202)
+
+
+class TrainingRunApi(APIView):  # type: ignore[misc]
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses=s.TrainingRunSerializer)
+    async def get(self, request: Request, run_id: int) -> Response:
+        """Status and metrics of one training run (staff only)."""
+        log = await TrainingLog.objects.filter(id=run_id).afirst()
+        if log is None:
+            raise NotFound("No training run with this id.", run_id=run_id)
+        return Response(_run_json(log))

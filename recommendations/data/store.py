@@ -1,0 +1,352 @@
+"""The interaction data service: one interface, two backends (Neo4j graph, Django database).
+
+Callers (the engine, the API, the commands) get a store from ``get_interaction_store()`` and never
+know which backend answers. Everything both backends must agree on lives here, once: input checks,
+the order of returned rows, batching, and the popularity formula (``popularity.py``). A backend only
+implements the storage primitives (the ``_`` methods), each a single query.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..domain import CatalogItem, ContentType, InteractionArrays, InteractionKind, ScoredItem
+from ..errors import ItemNotFound
+from . import popularity
+from .arrays import keep_last_per_key
+from .ordering import canonical_order, item_sort_key, sort_item_ids
+from .popularity import Window, WindowCount
+from .validation import (
+    ALLOWED_KINDS,
+    parse_content_type,
+    validate_arrays,
+    validate_interaction,
+    validate_item_id,
+    validate_item_ids,
+    validate_user_id,
+)
+
+DEFAULT_BATCH_SIZE = 50_000
+# Items per batch at most, whatever their row counts: the ids travel as one query parameter list.
+MAX_BATCH_ITEMS = 5_000
+MAX_LIMIT = 1_000
+
+
+@dataclass(frozen=True)
+class RecordedInteraction:
+    """One validated interaction, ready for a backend to upsert."""
+
+    content_type: ContentType
+    user_id: int
+    item_id: str
+    kind: InteractionKind
+    value: float | None
+    timestamp: int
+
+
+def _limit(limit: int) -> int:
+    return max(0, min(int(limit), MAX_LIMIT))
+
+
+def plan_batches(item_ids: Sequence[str], counts: Sequence[int], batch_size: int) -> Iterator[list[str]]:
+    """Consecutive runs of items whose interactions add up to about ``batch_size`` rows (one item at least)."""
+    page: list[str] = []
+    rows = 0
+    for item_id, count in zip(item_ids, counts, strict=True):
+        if page and (rows + count > batch_size or len(page) >= MAX_BATCH_ITEMS):
+            yield page
+            page, rows = [], 0
+        page.append(item_id)
+        rows += count
+    if page:
+        yield page
+
+
+class InteractionStore(abc.ABC):
+    """Interactions, catalog and popularity of every content type.
+
+    Item ids are external ids as strings (IMDb ``tt…``, MyAnimeList numbers); content types may be
+    given as ``ContentType`` or its string value. Bad input raises ``InvalidItemId``, ``InvalidUserId``,
+    ``InvalidInteraction`` or ``UnknownContentType``; an unreachable backend raises a
+    ``DependencyUnavailable`` (``GraphUnavailable`` for Neo4j).
+    """
+
+    # --- interactions, in bulk -----------------------------------------------------------------------
+    def iter_interactions(
+        self, content_type: ContentType | str, *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> Iterator[InteractionArrays]:
+        """All interactions of a type, in batches of about ``batch_size`` rows.
+
+        Rows are grouped by item (items in key order), then ordered by user and kind; an item's rows are
+        never split over two batches. Only the current batch is held in memory.
+        """
+        ct = parse_content_type(content_type)
+        item_ids, counts = self._item_degrees(ct)
+        order = sorted(range(len(item_ids)), key=lambda i: item_sort_key(ct)(item_ids[i]))
+        for page in plan_batches([item_ids[i] for i in order], [counts[i] for i in order], max(1, batch_size)):
+            yield canonical_order(ct, self._item_interactions(ct, page))
+
+    def all_interactions(self, content_type: ContentType | str) -> InteractionArrays:
+        return InteractionArrays.concat(list(self.iter_interactions(content_type)))
+
+    def user_history(self, content_type: ContentType | str, user_id: int) -> InteractionArrays:
+        ct = parse_content_type(content_type)
+        return canonical_order(ct, self._user_history(ct, validate_user_id(user_id)))
+
+    async def auser_history(self, content_type: ContentType | str, user_id: int) -> InteractionArrays:
+        ct = parse_content_type(content_type)
+        return canonical_order(ct, await self._auser_history(ct, validate_user_id(user_id)))
+
+    # --- catalog -------------------------------------------------------------------------------------
+    def catalog(self, content_type: ContentType | str) -> list[CatalogItem]:
+        """Every item of the type, in key order."""
+        ct = parse_content_type(content_type)
+        key = item_sort_key(ct)
+        return sorted(self._catalog(ct, None), key=lambda item: key(item.item_id))
+
+    def catalog_items(self, content_type: ContentType | str, item_ids: Sequence[str]) -> dict[str, CatalogItem]:
+        """The catalog entries of some items (e.g. a page of recommendations); unknown ids are left out."""
+        ct = parse_content_type(content_type)
+        ids = validate_item_ids(ct, item_ids)
+        return {item.item_id: item for item in self._catalog(ct, ids)} if ids else {}
+
+    async def acatalog_items(self, content_type: ContentType | str, item_ids: Sequence[str]) -> dict[str, CatalogItem]:
+        ct = parse_content_type(content_type)
+        ids = validate_item_ids(ct, item_ids)
+        return {item.item_id: item for item in await self._acatalog(ct, ids)} if ids else {}
+
+    # --- popularity ----------------------------------------------------------------------------------
+    def popular_items(
+        self,
+        content_type: ContentType | str,
+        *,
+        limit: int = 50,
+        window_days: float = popularity.POPULAR_WINDOW_DAYS,
+        now: int | None = None,
+    ) -> list[ScoredItem]:
+        """Recency-weighted popularity (formula in ``popularity.py``); ``now`` defaults to the newest event."""
+        ct = parse_content_type(content_type)
+        end = self._newest_timestamp(ct) if now is None else int(now)
+        if end is None:
+            return []
+        window = Window.ending_at(end, window_days)
+        counts = self._window_counts(ct, window, self._counted_kinds(ct))
+        return popularity.popular_from_counts(ct, counts, window, limit=_limit(limit))
+
+    async def apopular_items(
+        self,
+        content_type: ContentType | str,
+        *,
+        limit: int = 50,
+        window_days: float = popularity.POPULAR_WINDOW_DAYS,
+        now: int | None = None,
+    ) -> list[ScoredItem]:
+        ct = parse_content_type(content_type)
+        end = await self._anewest_timestamp(ct) if now is None else int(now)
+        if end is None:
+            return []
+        window = Window.ending_at(end, window_days)
+        counts = await self._awindow_counts(ct, window, self._counted_kinds(ct))
+        return popularity.popular_from_counts(ct, counts, window, limit=_limit(limit))
+
+    def trending_items(
+        self,
+        content_type: ContentType | str,
+        *,
+        limit: int = 50,
+        recent_days: float = popularity.TRENDING_RECENT_DAYS,
+        baseline_days: float = popularity.TRENDING_BASELINE_DAYS,
+        now: int | None = None,
+    ) -> list[ScoredItem]:
+        """Recent activity against the item's baseline rate (formula in ``popularity.py``)."""
+        ct = parse_content_type(content_type)
+        end = self._newest_timestamp(ct) if now is None else int(now)
+        if end is None:
+            return []
+        recent, baseline = Window.ending_at(end, recent_days), Window.ending_at(end, baseline_days)
+        kinds = self._counted_kinds(ct)
+        return popularity.trending_from_counts(
+            ct,
+            self._window_counts(ct, recent, kinds),
+            self._window_counts(ct, baseline, kinds),
+            recent_window=recent,
+            baseline_window=baseline,
+            limit=_limit(limit),
+        )
+
+    async def atrending_items(
+        self,
+        content_type: ContentType | str,
+        *,
+        limit: int = 50,
+        recent_days: float = popularity.TRENDING_RECENT_DAYS,
+        baseline_days: float = popularity.TRENDING_BASELINE_DAYS,
+        now: int | None = None,
+    ) -> list[ScoredItem]:
+        ct = parse_content_type(content_type)
+        end = await self._anewest_timestamp(ct) if now is None else int(now)
+        if end is None:
+            return []
+        recent, baseline = Window.ending_at(end, recent_days), Window.ending_at(end, baseline_days)
+        kinds = self._counted_kinds(ct)
+        return popularity.trending_from_counts(
+            ct,
+            await self._awindow_counts(ct, recent, kinds),
+            await self._awindow_counts(ct, baseline, kinds),
+            recent_window=recent,
+            baseline_window=baseline,
+            limit=_limit(limit),
+        )
+
+    # --- writes --------------------------------------------------------------------------------------
+    def record_interaction(
+        self,
+        *,
+        user_id: int,
+        content_type: ContentType | str,
+        item_id: str,
+        kind: InteractionKind | int,
+        value: float | None = None,
+        timestamp: int | None = None,
+    ) -> None:
+        """Record what a user did with a catalog item; again for the same (user, item, kind) updates it.
+
+        ``timestamp`` defaults to now. Raises ``ItemNotFound`` when the item is not in the catalog.
+        """
+        interaction = self._validated(
+            user_id=user_id, content_type=content_type, item_id=item_id, kind=kind, value=value, timestamp=timestamp
+        )
+        if not self._upsert_interaction(interaction):
+            raise ItemNotFound(item_id=interaction.item_id, content_type=interaction.content_type.value)
+
+    async def arecord_interaction(
+        self,
+        *,
+        user_id: int,
+        content_type: ContentType | str,
+        item_id: str,
+        kind: InteractionKind | int,
+        value: float | None = None,
+        timestamp: int | None = None,
+    ) -> None:
+        interaction = self._validated(
+            user_id=user_id, content_type=content_type, item_id=item_id, kind=kind, value=value, timestamp=timestamp
+        )
+        if not await self._aupsert_interaction(interaction):
+            raise ItemNotFound(item_id=interaction.item_id, content_type=interaction.content_type.value)
+
+    def upsert_catalog(self, content_type: ContentType | str, items: Iterable[CatalogItem]) -> int:
+        """Create or update catalog items (title, genres, year); returns how many were written."""
+        ct = parse_content_type(content_type)
+        batch = list(items)
+        validate_item_ids(ct, [item.item_id for item in batch])
+        return self._upsert_catalog(ct, batch) if batch else 0
+
+    def write_interactions(self, content_type: ContentType | str, arrays: InteractionArrays) -> int:
+        """Bulk upsert (imports, seeding): same semantics as ``record_interaction`` for every row.
+
+        Raises ``ItemNotFound`` (and writes nothing) if a row's item is not in the catalog. Callers
+        send batches of 5k-50k rows; returns the number of distinct (user, item, kind) rows written.
+        """
+        ct = parse_content_type(content_type)
+        validate_arrays(ct, arrays)
+        if len(arrays) == 0:
+            return 0
+        arrays = keep_last_per_key(arrays)
+        missing = self._missing_items(ct, np.unique(arrays.item_ids).tolist())
+        if missing:
+            raise ItemNotFound(
+                f"{len(missing)} items are not in the catalog.",
+                content_type=ct.value,
+                item_ids=sort_item_ids(ct, missing)[:10],
+            )
+        self._write_interactions(ct, arrays)
+        return len(arrays)
+
+    @abc.abstractmethod
+    def ensure_schema(self) -> None:
+        """Create what the queries need (constraints, indexes); idempotent."""
+
+    # --- helpers -------------------------------------------------------------------------------------
+    @staticmethod
+    def _counted_kinds(ct: ContentType) -> list[InteractionKind]:
+        return popularity.counted_kinds(ALLOWED_KINDS[ct])
+
+    @staticmethod
+    def _validated(
+        *,
+        user_id: int,
+        content_type: ContentType | str,
+        item_id: str,
+        kind: InteractionKind | int,
+        value: float | None,
+        timestamp: int | None,
+    ) -> RecordedInteraction:
+        ct = parse_content_type(content_type)
+        ts = int(time.time()) if timestamp is None else int(timestamp)
+        checked_kind, checked_value = validate_interaction(ct, kind, value, ts)
+        return RecordedInteraction(
+            content_type=ct,
+            user_id=validate_user_id(user_id),
+            item_id=validate_item_id(ct, item_id),
+            kind=checked_kind,
+            value=checked_value,
+            timestamp=ts,
+        )
+
+    # --- storage primitives, one query each ----------------------------------------------------------
+    @abc.abstractmethod
+    def _item_degrees(self, ct: ContentType) -> tuple[list[str], list[int]]:
+        """Ids of the items that have interactions, and how many each has (any order)."""
+
+    @abc.abstractmethod
+    def _item_interactions(self, ct: ContentType, item_ids: list[str]) -> InteractionArrays:
+        """All interactions on these items (any order)."""
+
+    @abc.abstractmethod
+    def _user_history(self, ct: ContentType, user_id: int) -> InteractionArrays: ...
+
+    @abc.abstractmethod
+    async def _auser_history(self, ct: ContentType, user_id: int) -> InteractionArrays: ...
+
+    @abc.abstractmethod
+    def _catalog(self, ct: ContentType, item_ids: list[str] | None) -> list[CatalogItem]:
+        """The catalog entries of these items (all items for None; any order)."""
+
+    @abc.abstractmethod
+    async def _acatalog(self, ct: ContentType, item_ids: list[str]) -> list[CatalogItem]: ...
+
+    @abc.abstractmethod
+    def _newest_timestamp(self, ct: ContentType) -> int | None: ...
+
+    @abc.abstractmethod
+    async def _anewest_timestamp(self, ct: ContentType) -> int | None: ...
+
+    @abc.abstractmethod
+    def _window_counts(self, ct: ContentType, window: Window, kinds: list[InteractionKind]) -> list[WindowCount]: ...
+
+    @abc.abstractmethod
+    async def _awindow_counts(
+        self, ct: ContentType, window: Window, kinds: list[InteractionKind]
+    ) -> list[WindowCount]: ...
+
+    @abc.abstractmethod
+    def _upsert_interaction(self, interaction: RecordedInteraction) -> bool:
+        """False when the item is not in the catalog (nothing written)."""
+
+    @abc.abstractmethod
+    async def _aupsert_interaction(self, interaction: RecordedInteraction) -> bool: ...
+
+    @abc.abstractmethod
+    def _upsert_catalog(self, ct: ContentType, items: list[CatalogItem]) -> int: ...
+
+    @abc.abstractmethod
+    def _missing_items(self, ct: ContentType, item_ids: list[str]) -> list[str]: ...
+
+    @abc.abstractmethod
+    def _write_interactions(self, ct: ContentType, arrays: InteractionArrays) -> None: ...

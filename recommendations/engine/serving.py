@@ -1,0 +1,374 @@
+"""Top-k recommendations, similar items and explanations from a ModelArtifact.
+
+Scoring is one matrix-vector product plus the item biases, then ``argpartition``: LightFM's
+``predict`` is several times slower for full-catalog top-k and is never used here.
+
+Ordering is total: by score, ties by item index. With the tie handling in ``top_indices`` a page at
+``offset`` is exactly the slice of the full ranking, so paging through one model version never shows
+an item twice or skips one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from .artifact import ModelArtifact
+from .errors import UnknownItem
+from .matrix import DISLIKED_WEIGHT, event_weights
+
+logger = logging.getLogger(__name__)
+
+Source = Literal["model", "fold_in", "popularity"]
+REASON_POPULAR = "popular"
+REASON_BECAUSE_YOU_LIKED = "because_you_liked"
+
+FloatArray = npt.NDArray[np.float32]
+IndexArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class History:
+    """A user's current interactions as the data service knows them (may be newer than the model)."""
+
+    item_ids: npt.NDArray[np.str_]
+    kinds: npt.NDArray[np.int8]
+    values: npt.NDArray[np.float32]  # NaN where the kind carries no value
+
+    @classmethod
+    def of(cls, item_ids: Sequence[str], kinds: Sequence[int], values: Sequence[float] | None = None) -> History:
+        n = len(item_ids)
+        return cls(
+            item_ids=np.asarray(item_ids, dtype=np.str_).reshape(n),
+            kinds=np.asarray(kinds, dtype=np.int8).reshape(n),
+            values=np.full(n, np.nan, dtype=np.float32) if values is None else np.asarray(values, dtype=np.float32),
+        )
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    item_id: str
+    score: float
+    reason: str  # REASON_POPULAR or REASON_BECAUSE_YOU_LIKED
+    because_item_id: str | None = None  # the history item that contributes most, for "because you liked X"
+
+
+@dataclass(frozen=True)
+class RecommendationList:
+    user_id: int
+    items: tuple[Recommendation, ...]
+    source: Source  # "popularity" is the explicit cold-start fallback, not an error
+    model_version: str
+
+
+@dataclass(frozen=True)
+class SimilarItem:
+    item_id: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class BatchRecommendations:
+    user_ids: npt.NDArray[np.int64]
+    item_indices: IndexArray  # (n_users, k) indices into artifact.item_ids, -1 where fewer than k remain
+    scores: FloatArray  # (n_users, k)
+    from_popularity: npt.NDArray[np.bool_]  # users the model does not know
+
+
+def top_indices(scores: FloatArray, n: int) -> IndexArray:
+    """Indices of the ``n`` best finite scores, by score descending then index ascending.
+
+    Every item tied with the n-th score is taken into the final sort, so the result is a prefix of the
+    full ranking whatever ``n`` is (argpartition alone picks among ties arbitrarily).
+    """
+    n = min(n, scores.shape[0])
+    if n <= 0:
+        return np.empty(0, dtype=np.int64)
+    if n < scores.shape[0]:
+        part = np.argpartition(scores, scores.shape[0] - n)[scores.shape[0] - n :]
+        candidates = np.flatnonzero(scores >= scores[part].min())
+    else:
+        candidates = np.arange(scores.shape[0])
+    candidates = candidates[np.isfinite(scores[candidates])]
+    order = np.lexsort((candidates, -scores[candidates]))
+    return candidates[order][:n].astype(np.int64)
+
+
+def dedupe_pairs(indices: IndexArray, weights: FloatArray) -> tuple[IndexArray, FloatArray]:
+    """One weight per item, as in training: the strongest event, a dislike over anything."""
+    if indices.shape[0] == 0:
+        return indices, weights
+    order = np.argsort(indices, kind="stable")
+    indices, weights = indices[order], weights[order]
+    starts = np.flatnonzero(np.r_[True, indices[1:] != indices[:-1]])
+    best = np.maximum.reduceat(weights, starts)
+    best[np.minimum.reduceat(weights, starts) == DISLIKED_WEIGHT] = DISLIKED_WEIGHT
+    return indices[starts], best
+
+
+def fold_in(item_factors: FloatArray, indices: IndexArray, weights: FloatArray, length: float) -> FloatArray:
+    """A user vector for a history the model was not trained on.
+
+    The weighted mean of the history's item embeddings gives the direction of the user's taste; it is
+    rescaled to ``length``, the mean length of the trained user vectors, because scores add item
+    biases and a short vector would let the biases (popularity) decide. Measured against the trained
+    vectors of the same users (ndcg@10, ML-100K by time / anime): 0.195 vs 0.198 and 0.255 vs 0.288;
+    the plain mean (0.189 / 0.233) and a ridge solve (0.167 / 0.222) were worse.
+    """
+    factors = np.asarray(item_factors[indices], dtype=np.float64)
+    direction: npt.NDArray[np.float64] = weights.astype(np.float64) @ factors
+    norm = float(np.linalg.norm(direction))
+    if norm == 0.0:
+        return np.zeros(factors.shape[1], dtype=np.float32)
+    return (direction * (length / norm)).astype(np.float32)
+
+
+class Recommender:
+    """Serving operations on one artifact. Cheap to build; build one per request or keep one per version."""
+
+    def __init__(self, artifact: ModelArtifact) -> None:
+        self.artifact = artifact
+
+    # --- users -----------------------------------------------------------------------------------
+
+    def recommend(
+        self,
+        user_id: int,
+        *,
+        k: int = 10,
+        offset: int = 0,
+        history: History | None = None,
+        exclude: Iterable[str] = (),
+        diversity: float = 0.0,
+    ) -> RecommendationList:
+        """Top ``k`` after ``offset`` for a user, never an item they interacted with or disliked.
+
+        ``history`` is the user's current history from the data service. When it holds positives the
+        model has not seen (a like since the last training), the user vector is folded in from it, so
+        a new like changes the list at once. Without any positive the list is popularity.
+        ``diversity`` in [0, 1] re-ranks by maximal marginal relevance (0 = off).
+        """
+        if k < 0 or offset < 0:
+            raise ValueError("k and offset must be >= 0")
+        if not 0.0 <= diversity <= 1.0:
+            raise ValueError("diversity must be between 0 and 1")
+        art = self.artifact
+        user_index = art.user_index(user_id)
+        indices, weights = self._history(user_index, history)
+        positives = indices[weights > 0]
+        excluded = np.concatenate([indices, self._known(exclude)])
+
+        source: Source
+        if positives.shape[0] == 0:
+            source = "popularity"
+            scores = np.array(art.popularity, dtype=np.float32)
+        else:
+            if user_index is not None and self._same_positives(user_index, positives):
+                source = "model"
+                user_vector = np.asarray(art.user_factors[user_index])
+            else:
+                source = "fold_in"
+                user_vector = fold_in(art.item_factors, positives, weights[weights > 0], art.fold_in_length)
+            scores = art.item_factors @ user_vector + art.item_biases
+        scores[excluded] = -np.inf
+
+        if diversity > 0.0:
+            ranked = self._mmr(scores, k + offset, diversity)[offset:]
+        else:
+            ranked = top_indices(scores, k + offset)[offset:]
+        items = self._explain(ranked, scores, positives if source != "popularity" else None)
+        if source != "model":
+            logger.debug("user %s served from %s", user_id, source)
+        return RecommendationList(user_id=user_id, items=items, source=source, model_version=art.version)
+
+    def _history(self, user_index: int | None, history: History | None) -> tuple[IndexArray, FloatArray]:
+        """(item index, weight) of the user's history; the caller's history supersedes the model's copy."""
+        art = self.artifact
+        if history is None:
+            if user_index is None:
+                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+            idx, w = art.seen.row(user_index)
+            return idx.astype(np.int64), np.asarray(w)
+        indices = art.item_indices(history.item_ids)
+        known = indices >= 0  # an item the model lacks can be neither scored nor recommended
+        weights = event_weights(history.kinds[known], history.values[known], art.config, art.rating_scale)
+        return dedupe_pairs(indices[known], weights)
+
+    def _same_positives(self, user_index: int, positives: IndexArray) -> bool:
+        idx, w = self.artifact.seen.row(user_index)
+        trained = np.sort(idx[w > 0])
+        return trained.shape[0] == positives.shape[0] and bool(np.array_equal(trained, positives))
+
+    def _known(self, item_ids: Iterable[str]) -> IndexArray:
+        indices = self.artifact.item_indices(np.asarray(list(item_ids), dtype=np.str_))
+        return indices[indices >= 0]
+
+    def _explain(
+        self, ranked: IndexArray, scores: FloatArray, positives: IndexArray | None
+    ) -> tuple[Recommendation, ...]:
+        art = self.artifact
+        if positives is None or positives.shape[0] == 0:
+            return tuple(
+                Recommendation(str(art.item_ids[i]), float(scores[i]), REASON_POPULAR) for i in ranked.tolist()
+            )
+        # The liked item whose embedding agrees most with the recommended one "explains" it.
+        agreement = art.item_factors[positives] @ art.item_factors[ranked].T
+        because = positives[np.argmax(agreement, axis=0)] if ranked.shape[0] else ranked
+        return tuple(
+            Recommendation(str(art.item_ids[i]), float(scores[i]), REASON_BECAUSE_YOU_LIKED, str(art.item_ids[b]))
+            for i, b in zip(ranked.tolist(), because.tolist(), strict=True)
+        )
+
+    def _mmr(self, scores: FloatArray, n: int, diversity: float) -> IndexArray:
+        """Maximal marginal relevance over a candidate pool: trade score for dissimilarity to picks so far."""
+        pool = top_indices(scores, max(3 * n, n + 20))
+        if pool.shape[0] == 0:
+            return pool
+        relevance = scores[pool].astype(np.float64)
+        spread = relevance.max() - relevance.min()
+        relevance = (relevance - relevance.min()) / spread if spread > 0 else np.ones_like(relevance)
+        vectors = np.asarray(self.artifact.item_factors[pool], dtype=np.float64)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        chosen: list[int] = []
+        max_similarity = np.full(pool.shape[0], -np.inf)
+        available = np.ones(pool.shape[0], dtype=bool)
+        for _ in range(min(n, pool.shape[0])):
+            penalty = np.where(np.isfinite(max_similarity), max_similarity, 0.0)
+            value = np.where(available, (1.0 - diversity) * relevance - diversity * penalty, -np.inf)
+            pick = int(np.argmax(value))  # first maximum: ties go to the higher-scored item
+            chosen.append(pick)
+            available[pick] = False
+            max_similarity = np.maximum(max_similarity, vectors @ vectors[pick])
+        return pool[np.asarray(chosen, dtype=np.int64)]
+
+    def popular(self, *, k: int = 10, offset: int = 0, exclude: Iterable[str] = ()) -> tuple[Recommendation, ...]:
+        scores = np.array(self.artifact.popularity, dtype=np.float32)
+        scores[self._known(exclude)] = -np.inf
+        return self._explain(top_indices(scores, k + offset)[offset:], scores, None)
+
+    def trending(self, *, k: int = 10, offset: int = 0) -> tuple[str, ...]:
+        ranked = top_indices(np.asarray(self.artifact.trending, dtype=np.float32), k + offset)[offset:]
+        return tuple(str(self.artifact.item_ids[i]) for i in ranked.tolist())
+
+    # --- items -----------------------------------------------------------------------------------
+
+    def similar_items(self, item_id: str, *, k: int = 10, offset: int = 0) -> tuple[SimilarItem, ...]:
+        """Items by cosine similarity of their embeddings; an item the model lacks raises UnknownItem."""
+        art = self.artifact
+        index = art.item_index(item_id)
+        if index is None:
+            raise UnknownItem(f"item {item_id!r} is not in model {art.version}")
+        vector = np.asarray(art.item_factors[index])
+        norms = np.maximum(np.asarray(art.item_norms) * max(float(art.item_norms[index]), 1e-12), 1e-12)
+        scores = (art.item_factors @ vector) / norms
+        scores[index] = -np.inf
+        ranked = top_indices(scores.astype(np.float32), k + offset)[offset:]
+        return tuple(SimilarItem(str(art.item_ids[i]), float(scores[i])) for i in ranked.tolist())
+
+    # --- many users at once ---------------------------------------------------------------------
+
+    def recommend_batch(
+        self,
+        user_ids: npt.NDArray[np.int64],
+        *,
+        k: int = 10,
+        chunk_size: int = 256,
+        workers: int | None = None,
+    ) -> BatchRecommendations:
+        """Top-k for many users with their trained vectors (matrix-matrix products in chunks).
+
+        Users unknown to the model get popularity. The order is the one ``recommend`` gives a user
+        without a fresh history (score, then item index), up to float rounding: a matrix product
+        may sum in another order than a matrix-vector product. Chunks run on ``workers`` threads
+        (default: one per CPU); numpy releases the GIL in the heavy parts, so this scales even when
+        BLAS itself is limited to one thread, as it should be in a server.
+        """
+        art = self.artifact
+        user_ids = np.asarray(user_ids, dtype=np.int64)
+        rows = art.user_indices(user_ids)
+        k = min(k, art.n_items)
+        items = np.full((user_ids.shape[0], k), -1, dtype=np.int64)
+        scores = np.full((user_ids.shape[0], k), -np.inf, dtype=np.float32)
+        known = np.flatnonzero(rows >= 0)
+
+        def run(start: int) -> None:
+            at = known[start : start + chunk_size]
+            chunk = art.user_factors[rows[at]] @ art.item_factors.T
+            chunk += art.item_biases
+            self._mask_seen(chunk, rows[at])
+            items[at], scores[at] = _top_k_rows(chunk, k)  # disjoint rows: no lock needed
+
+        starts = range(0, known.shape[0], chunk_size)
+        n_workers = min(workers or os.cpu_count() or 1, len(starts))
+        if n_workers <= 1:
+            for start in starts:
+                run(start)
+        else:
+            with ThreadPoolExecutor(max_workers=n_workers) as pool:
+                list(pool.map(run, starts))  # list() re-raises a worker's exception here
+        cold = np.flatnonzero(rows < 0)
+        if cold.shape[0]:
+            popular = top_indices(np.asarray(art.popularity, dtype=np.float32), k)
+            items[cold, : popular.shape[0]] = popular
+            scores[cold, : popular.shape[0]] = art.popularity[popular]
+        items[~np.isfinite(scores)] = -1
+        return BatchRecommendations(user_ids=user_ids, item_indices=items, scores=scores, from_popularity=rows < 0)
+
+    def popular_batch(self, user_ids: npt.NDArray[np.int64], *, k: int = 10) -> IndexArray:
+        """Popularity top-k per user, excluding each user's seen items (the evaluation baseline)."""
+        art = self.artifact
+        rows = art.user_indices(np.asarray(user_ids, dtype=np.int64))
+        ranking = top_indices(np.asarray(art.popularity, dtype=np.float32), art.n_items)
+        out = np.full((rows.shape[0], k), -1, dtype=np.int64)
+        for n, row in enumerate(rows.tolist()):
+            seen = art.seen.row(row)[0] if row >= 0 else np.empty(0, dtype=np.int32)
+            head = ranking[: k + seen.shape[0]]
+            picked = head[~np.isin(head, seen)][:k]
+            out[n, : picked.shape[0]] = picked
+        return out
+
+    def _mask_seen(self, chunk: FloatArray, rows: IndexArray) -> None:
+        indptr, indices = self.artifact.seen.indptr, self.artifact.seen.indices
+        starts, ends = indptr[rows], indptr[rows + 1]
+        lengths = ends - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return
+        chunk_rows = np.repeat(np.arange(rows.shape[0]), lengths)
+        # Positions of every seen entry of these users inside ``indices``, without a Python loop.
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+        chunk[chunk_rows, indices[offsets]] = -np.inf
+
+
+def _top_k_rows(scores: FloatArray, k: int) -> tuple[IndexArray, FloatArray]:
+    """Per-row top-k of a score matrix, ordered like ``top_indices`` (score, then index).
+
+    A full ``argpartition`` of every row dominated batch time. Instead the k-th best score among the
+    first columns is a lower bound of the row's k-th best; only the few entries at or above it are
+    sorted. The bound is exact whatever the column order, it only gets looser; ties are all kept.
+    """
+    n_rows, n_items = scores.shape
+    sample = min(n_items, max(64 * k, 2048))
+    bound = np.partition(scores[:, :sample], sample - k, axis=1)[:, sample - k]
+    # flatnonzero on the contiguous mask is several times faster than a 2-D nonzero.
+    flat = np.flatnonzero(scores >= bound[:, None])
+    rows, cols = np.divmod(flat, n_items)
+    values = scores.ravel()[flat]
+    finite = np.isfinite(values)
+    rows, cols, values = rows[finite], cols[finite], values[finite]
+    order = np.lexsort((cols, -values, rows))
+    rows, cols, values = rows[order], cols[order], values[order]
+    rank = np.arange(rows.shape[0]) - np.searchsorted(rows, np.arange(n_rows))[rows]
+    take = rank < k
+    items = np.full((n_rows, k), -1, dtype=np.int64)
+    top_scores = np.full((n_rows, k), -np.inf, dtype=np.float32)
+    items[rows[take], rank[take]] = cols[take]
+    top_scores[rows[take], rank[take]] = values[take]
+    return items, top_scores

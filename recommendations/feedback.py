@@ -1,0 +1,50 @@
+"""Applying client feedback to the recommender: a like or dislike becomes an interaction at once.
+
+Called by the events endpoint after the events are stored. Recording is an upsert per
+(user, item, kind), so a retried batch applies the same feedback again without duplicating it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from analytics.types import FeedbackEvent
+from recommendations import caching
+from recommendations.data import get_interaction_store
+from recommendations.domain import InteractionKind
+from recommendations.errors import ItemNotFound
+
+logger = logging.getLogger(__name__)
+
+FEEDBACK_KINDS = {"like": InteractionKind.LIKED, "dislike": InteractionKind.DISLIKED}
+
+
+async def apply_feedback_events(user_id: int, events: list[FeedbackEvent]) -> None:
+    """Record likes/dislikes in the interaction data, then forget the user's cached recommendations.
+
+    Other events (views, clicks, skips) only feed analytics. Errors of the data source propagate
+    (GraphUnavailable -> 503): the client retries with the same event ids, which is safe.
+    """
+    store = get_interaction_store()
+    applied = 0
+    for event in events:
+        kind = FEEDBACK_KINDS.get(event.event)
+        if kind is None:
+            continue
+        try:
+            await store.arecord_interaction(
+                user_id=user_id,
+                content_type=event.content_type,
+                item_id=event.item_id,
+                kind=kind,
+                timestamp=int(event.created_at.timestamp()),
+            )
+        except ItemNotFound:
+            # The event itself is stored (analytics keeps it); an item outside the catalog cannot
+            # become an interaction, and failing the batch would make the client retry forever.
+            logger.warning("feedback on %s %r ignored: not in the catalog", event.content_type, event.item_id)
+            continue
+        applied += 1
+    if applied:
+        await caching.invalidate_user(user_id)
+        logger.debug("applied %d feedback events of user %s", applied, user_id)

@@ -1,0 +1,47 @@
+"""Train the recommendation models: the command operators and cron run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from musicbud.errors import MusicBudError
+from recommendations.domain import ContentType
+from recommendations.engine import EngineError
+from recommendations.training import notify_admins_of_failure, train_content_type
+
+
+class Command(BaseCommand):
+    help = "Train (or skip when the data is unchanged) the model of one or every content type."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--type", choices=["all", *(ct.value for ct in ContentType)], default="all")
+        parser.add_argument("--force", action="store_true", help="retrain even if the data did not change")
+        parser.add_argument("--triggered-by", default="cli", help="recorded on the training log (cli, cron...)")
+        parser.add_argument(
+            "--email-on-failure", action="store_true", help="mail settings.ADMINS when a type fails (cron)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        types = list(ContentType) if options["type"] == "all" else [ContentType(options["type"])]
+        failures: list[str] = []
+        for content_type in types:
+
+            def say(message: str, ct: ContentType = content_type) -> None:
+                self.stdout.write(f"[{ct.value}] {message}")
+
+            try:
+                log = train_content_type(
+                    content_type, triggered_by=options["triggered_by"], force=options["force"], progress=say
+                )
+            except (MusicBudError, EngineError) as exc:
+                failures.append(f"{content_type.value}: {exc.code}: {exc}")
+                self.stderr.write(f"[{content_type.value}] failed: {exc}")
+                continue
+            say(f"{log.status} in {log.duration_s:.1f} s (training log #{log.id})")
+        if failures:
+            message = "training failed for " + "; ".join(failures)
+            if options["email_on_failure"]:
+                notify_admins_of_failure(message)
+            raise CommandError(message)

@@ -1,0 +1,59 @@
+"""The built-in interaction store: the same data as the Neo4j graph, in the Django database.
+
+It mirrors the graph's semantics exactly: one catalog row per (content type, external id) and one
+interaction per (user, item, kind); recording an interaction again updates its value and timestamp
+(an upsert on the unique constraint, like MERGE in the graph).
+
+``user_id`` is the Django user's id but deliberately not a foreign key: the graph cannot reference this
+database either, and imported datasets (MovieLens, MyAnimeList) bring user ids that have no account.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from .domain import ContentType, InteractionKind
+
+# The domain enums stay free of Django (the engine imports them), so the choices are built here.
+CONTENT_TYPE_CHOICES = [(ct.value, ct.value) for ct in ContentType]
+KIND_CHOICES = [(kind.value, kind.name.lower()) for kind in InteractionKind]
+
+
+class Item(models.Model):
+    content_type = models.CharField(max_length=8, choices=CONTENT_TYPE_CHOICES)
+    # IMDb "tt…" or MyAnimeList number, as a string (validated by recommendations.data.validation).
+    external_id = models.CharField(max_length=16)
+    title = models.CharField(max_length=512)
+    genres = models.JSONField(default=list)
+    year = models.SmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["content_type", "external_id"], name="rec_item_type_external_id_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.content_type}:{self.external_id} {self.title}"
+
+
+class Interaction(models.Model):
+    user_id = models.BigIntegerField()
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="interactions")
+    # Copied from the item (never changes) so time-window counts per type need no join.
+    content_type = models.CharField(max_length=8, choices=CONTENT_TYPE_CHOICES)
+    kind = models.SmallIntegerField(choices=KIND_CHOICES)
+    value = models.FloatField(null=True, blank=True)  # rank (TOP_LIST) or score (RATED); NULL otherwise
+    timestamp = models.BigIntegerField()  # unix seconds, UTC, as in InteractionArrays
+
+    class Meta:
+        constraints = [
+            # Also the index of a user's history (leading user_id).
+            models.UniqueConstraint(fields=["user_id", "item", "kind"], name="rec_interaction_user_item_kind_uniq"),
+        ]
+        indexes = [
+            # Popular and trending: events of one type inside a time window.
+            models.Index(fields=["content_type", "timestamp"], name="rec_interaction_type_ts_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} {InteractionKind(self.kind).name} {self.item_id}"

@@ -1,0 +1,223 @@
+"""Training: the one function that trains a content type end to end, and the way to start it in the background.
+
+``train_content_type`` is what the management command, cron, the admin action and the API all call:
+extract from the data service -> skip if nothing changed -> evaluate on a time-based holdout -> fit on
+all data -> save atomically -> record the run in a TrainingLog. The running TrainingLog row is also the
+lock: the database allows one running row per content type (a partial unique constraint), so two
+processes, or two machines, can never train the same type at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.core.mail import mail_admins
+from django.db import IntegrityError, close_old_connections, transaction
+from django.utils import timezone
+
+from analytics.models import TrainingLog, TrainingStatus
+from musicbud.errors import Conflict
+from recommendations.data import get_interaction_store
+from recommendations.domain import CatalogItem, ContentType, InteractionArrays
+from recommendations.engine import EngineConfig, EngineError, InvalidData, save_artifact, train_model
+from recommendations.engine.evaluation import EvaluationReport, evaluate, random_split, time_split
+
+logger = logging.getLogger(__name__)
+
+HOLDOUT_K = 10
+Progress = Callable[[str], None]
+
+
+class TrainingLocked(Conflict):
+    code = "training_in_progress"
+    default_message = "A training of this content type is already running."
+
+
+def engine_config() -> EngineConfig:
+    """The engine defaults with the deployment's overrides (settings.RECOMMENDATIONS_ENGINE)."""
+    return EngineConfig.from_overrides(settings.RECOMMENDATIONS_ENGINE)
+
+
+def _release_abandoned_lock(content_type: ContentType) -> None:
+    """A run whose process died stays 'running' forever; after the lock TTL it is marked failed."""
+    cutoff = timezone.now() - timedelta(seconds=settings.TRAINING_LOCK_TTL)
+    abandoned = TrainingLog.objects.filter(
+        content_type=content_type.value, status=TrainingStatus.RUNNING, started_at__lt=cutoff
+    ).update(status=TrainingStatus.FAILED, finished_at=timezone.now(), error="abandoned: its process stopped")
+    if abandoned:
+        logger.warning("released an abandoned %s training lock", content_type.value)
+
+
+def acquire_training(content_type: ContentType, *, triggered_by: str) -> TrainingLog:
+    """Create the running TrainingLog of a new run, or raise TrainingLocked if one is running."""
+    _release_abandoned_lock(content_type)
+    try:
+        with transaction.atomic():
+            return TrainingLog.objects.create(
+                content_type=content_type.value, status=TrainingStatus.RUNNING, triggered_by=triggered_by[:32]
+            )
+    except IntegrityError:
+        raise TrainingLocked(content_type=content_type.value) from None
+
+
+def data_fingerprint(arrays: InteractionArrays, catalog: Sequence[CatalogItem], config: EngineConfig) -> str:
+    """Changes whenever the interactions, the catalog or the engine settings change."""
+    digest = hashlib.sha256()
+    for column in (arrays.user_ids, arrays.kinds, arrays.values, arrays.timestamps):
+        digest.update(np.ascontiguousarray(column).tobytes())
+    digest.update("\x1f".join(arrays.item_ids.tolist()).encode())
+    for item in catalog:
+        digest.update(f"{item.item_id}\x1f{'|'.join(item.genres)}\x1e".encode())
+    digest.update(repr(sorted(config.to_dict().items())).encode())
+    return digest.hexdigest()
+
+
+def _holdout(arrays: InteractionArrays) -> tuple[InteractionArrays, InteractionArrays]:
+    # Without timestamps (imports of data that has none) a time split is meaningless.
+    if len(arrays) and int(arrays.timestamps.min()) == int(arrays.timestamps.max()):
+        return random_split(arrays)
+    return time_split(arrays)
+
+
+def _evaluate_holdout(
+    arrays: InteractionArrays, catalog: Sequence[CatalogItem], config: EngineConfig
+) -> EvaluationReport | None:
+    train, test = _holdout(arrays)
+    try:
+        return evaluate(train, test, config=config, catalog=catalog, k=HOLDOUT_K)
+    except InvalidData as exc:
+        # Too little data for a holdout (a brand-new deployment): the model is still trained and served.
+        logger.warning("no holdout evaluation: %s", exc)
+        return None
+
+
+def _last_fingerprint(content_type: ContentType) -> str | None:
+    last = (
+        TrainingLog.objects.filter(content_type=content_type.value, status=TrainingStatus.SUCCEEDED)
+        .order_by("-started_at")
+        .values_list("data_fingerprint", flat=True)
+        .first()
+    )
+    return last or None
+
+
+def train_content_type(
+    content_type: ContentType,
+    *,
+    triggered_by: str,
+    force: bool = False,
+    log: TrainingLog | None = None,
+    progress: Progress | None = None,
+) -> TrainingLog:
+    """Train, evaluate, save and log one content type's model; returns the finished TrainingLog.
+
+    ``log`` is a run already acquired by ``start_training_runs``; otherwise the lock is taken here.
+    Raises TrainingLocked when another run holds the type. Any failure is recorded on the log
+    (status failed, with the error) and then raised.
+    """
+    say = progress or (lambda message: logger.info("%s: %s", content_type.value, message))
+    log = log or acquire_training(content_type, triggered_by=triggered_by)
+    started = time.perf_counter()
+    try:
+        say("extracting interactions")
+        store = get_interaction_store()
+        arrays = store.all_interactions(content_type)
+        catalog = store.catalog(content_type)
+        config = engine_config()
+        fingerprint = data_fingerprint(arrays, catalog, config)
+        if not force and fingerprint == _last_fingerprint(content_type) and _model_exists(content_type):
+            say("data unchanged since the last model: skipped (use --force to retrain)")
+            return _finish(log, started, status=TrainingStatus.SKIPPED, data_fingerprint=fingerprint)
+        say(f"evaluating on a holdout ({len(arrays)} interactions)")
+        report = _evaluate_holdout(arrays, catalog, config)
+        say("fitting on all interactions")
+        artifact = train_model(arrays, catalog, config)
+        if report is not None:
+            artifact.metadata["metrics"] = report.summary()
+        artifact.metadata["counts"]["interactions"] = len(arrays)
+        save_artifact(artifact, settings.MODEL_DIR, content_type.value)
+        say(f"saved model {artifact.version}")
+        return _finish(
+            log,
+            started,
+            status=TrainingStatus.SUCCEEDED,
+            data_fingerprint=fingerprint,
+            model_version=artifact.version,
+            users=artifact.n_users,
+            items=artifact.n_items,
+            interactions=len(arrays),
+            k=HOLDOUT_K,
+            precision_at_k=report.model.precision if report else None,
+            recall_at_k=report.model.recall if report else None,
+            ndcg_at_k=report.model.ndcg if report else None,
+            metrics=report.summary() if report else {},
+        )
+    except BaseException as exc:
+        _finish(log, started, status=TrainingStatus.FAILED, error=f"{exc.__class__.__name__}: {exc}"[:10_000])
+        raise
+
+
+def _model_exists(content_type: ContentType) -> bool:
+    from recommendations.recommending import current_model
+
+    return current_model(content_type) is not None
+
+
+def _finish(log: TrainingLog, started: float, *, status: str, **fields: object) -> TrainingLog:
+    log.status = status
+    log.finished_at = timezone.now()
+    log.duration_s = round(time.perf_counter() - started, 3)
+    for name, value in fields.items():
+        setattr(log, name, value)
+    log.save()
+    return log
+
+
+def _run_in_background(content_type: ContentType, log: TrainingLog) -> None:
+    try:
+        train_content_type(content_type, triggered_by=log.triggered_by, log=log, force=True)
+    except (EngineError, TrainingLocked) as exc:
+        logger.error("background %s training failed: %s", content_type.value, exc)
+    except Exception:
+        # The failure is already on the TrainingLog; a background thread has nobody else to tell.
+        logger.exception("background %s training failed", content_type.value)
+    finally:
+        close_old_connections()
+
+
+def start_training_run(*, content_types: Sequence[str], triggered_by: str) -> list[int]:
+    """Start training of some types outside the request; returns the TrainingLog ids (the run ids).
+
+    The locks are taken here, before returning, so a caller learns at once (TrainingLocked, 409) that
+    a type is busy. Training itself runs in a background thread of this process.
+    """
+    types = [ContentType(value) for value in dict.fromkeys(content_types)]
+    logs: list[TrainingLog] = []
+    try:
+        for content_type in types:
+            logs.append(acquire_training(content_type, triggered_by=triggered_by))
+    except TrainingLocked:
+        TrainingLog.objects.filter(id__in=[log.id for log in logs]).update(
+            status=TrainingStatus.FAILED, finished_at=timezone.now(), error="not started: another type was locked"
+        )
+        raise
+    for content_type, log in zip(types, logs, strict=True):
+        threading.Thread(
+            target=_run_in_background, args=(content_type, log), name=f"train-{content_type.value}", daemon=True
+        ).start()
+    return [log.id for log in logs]
+
+
+def notify_admins_of_failure(message: str) -> None:
+    """Mail settings.ADMINS about a failed training; a mail server outage is logged, not raised."""
+    try:
+        mail_admins("Recommendation training failed", message, fail_silently=False)
+    except OSError as exc:
+        logger.error("could not mail the admins about a failed training: %s", exc)

@@ -1,0 +1,21 @@
+"""Routes under /v1/recommendations/. Literal segments come before the <content_type> pattern."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+
+from recommendations.api import views
+
+urlpatterns = [
+    path("", views.AllRecommendationsApi.as_view(), name="recommendations"),
+    path("", include("analytics.urls")),
+    path("status/", views.ModelStatusApi.as_view(), name="recommendations-status"),
+    path("train/models/", views.TrainModelsApi.as_view(), name="train-models"),
+    path("train/models/<int:run_id>/", views.TrainingRunApi.as_view(), name="training-run"),
+    path("<str:content_type>/", views.RecommendationsApi.as_view(), name="recommendations-type"),
+    path(
+        "<str:content_type>/<str:item_id>/similar/",
+        views.SimilarItemsApi.as_view(),
+        name="similar-items",
+    ),
+]

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Cron entry point: retrain every content type (skipping unchanged data), append to a rotating log,
+# exit non-zero when any type failed (cron then mails its output too, if MAILTO is set).
+#
+#   MUSICBUD_ENV_FILE  file of KEY=value lines to load first (the deployment's settings); optional
+#   RETRAIN_LOG        log file (default <repo>/.data/logs/retrain.log), rotated at RETRAIN_LOG_MAX_BYTES
+#                      (default 10 MiB), keeping RETRAIN_LOG_KEEP old files (default 5)
+#   RETRAIN_EMAIL=1    also mail settings.ADMINS on failure (Django's email settings)
+#   PYTHON             interpreter (default <repo>/.venv/bin/python)
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+if [[ -n ${MUSICBUD_ENV_FILE:-} ]]; then
+  set -a
+  # shellcheck disable=SC1090
+  source "$MUSICBUD_ENV_FILE"
+  set +a
+fi
+LOG="${RETRAIN_LOG:-$REPO/.data/logs/retrain.log}"
+MAX_BYTES="${RETRAIN_LOG_MAX_BYTES:-10485760}"
+KEEP="${RETRAIN_LOG_KEEP:-5}"
+PY="${PYTHON:-$REPO/.venv/bin/python}"
+mkdir -p "$(dirname "$LOG")"
+
+# Rotate before writing: retrain.log -> retrain.log.1 -> ... -> retrain.log.$KEEP (dropped).
+if [[ -f $LOG ]] && (( $(stat -c %s "$LOG") >= MAX_BYTES )); then
+  for (( i = KEEP - 1; i >= 1; i-- )); do
+    [[ -f $LOG.$i ]] && mv -f "$LOG.$i" "$LOG.$((i + 1))"
+  done
+  mv -f "$LOG" "$LOG.1"
+fi
+
+args=(manage.py train_recommendations --type all --triggered-by cron)
+[[ ${RETRAIN_EMAIL:-0} == 1 ]] && args+=(--email-on-failure)
+
+rc=0
+{
+  echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) retrain start"
+  "$PY" "${args[@]}" || rc=$?
+  echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) retrain end (exit $rc)"
+} >>"$LOG" 2>&1
+if (( rc != 0 )); then
+  echo "retraining failed (exit $rc); see $LOG" >&2
+fi
+exit "$rc"

@@ -1,0 +1,127 @@
+"""Fixtures of the data-service tests: both backends, filled with the same synthetic data.
+
+The Neo4j server is shared with other people's tests, so every graph fixture works under its own label
+prefix (``Test<random>User``, ``Test<random>Movie``…) and deletes exactly those nodes and constraints
+afterwards; the unprefixed graph is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
+
+from musicbud import graph
+from recommendations.data.loading import write_dataset
+from recommendations.data.neo4j_schema import GraphLabels, drop_prefixed_graph
+from recommendations.data.neo4j_store import Neo4jInteractionStore
+from recommendations.data.orm_store import OrmInteractionStore
+from recommendations.data.seeding import SeedSpec, generate_content
+from recommendations.data.store import InteractionStore
+from recommendations.domain import ContentType, InteractionArrays
+
+SMALL_SPEC = SeedSpec(
+    users=40,
+    items={ContentType.MOVIES: 60, ContentType.MANGA: 25, ContentType.ANIME: 40},
+    seed=7,
+    interactions_per_user=12,
+    months=6,
+)
+
+
+def seed(store: InteractionStore, spec: SeedSpec = SMALL_SPEC) -> None:
+    store.ensure_schema()
+    for ct in ContentType:
+        write_dataset(store, generate_content(spec, ct), batch_size=300, progress=False)
+
+
+def assert_same_arrays(left: InteractionArrays, right: InteractionArrays) -> None:
+    np.testing.assert_array_equal(left.user_ids, right.user_ids)
+    np.testing.assert_array_equal(left.item_ids, right.item_ids)
+    np.testing.assert_array_equal(left.kinds, right.kinds)
+    np.testing.assert_array_equal(left.values, right.values)  # NaN == NaN here
+    np.testing.assert_array_equal(left.timestamps, right.timestamps)
+    assert left.user_ids.dtype == right.user_ids.dtype == np.int64
+    assert left.kinds.dtype == right.kinds.dtype == np.int8
+    assert left.values.dtype == right.values.dtype == np.float32
+    assert left.item_ids.dtype.kind == right.item_ids.dtype.kind == "U"
+
+
+def new_graph_store() -> Neo4jInteractionStore:
+    return Neo4jInteractionStore(GraphLabels(f"Test{uuid.uuid4().hex[:12]}"))
+
+
+def wipe(store: Neo4jInteractionStore) -> None:
+    drop_prefixed_graph(graph.get_driver(), store.labels)
+
+
+@pytest.fixture
+def graph_store(neo4j_settings: None) -> Iterator[Neo4jInteractionStore]:
+    """An empty graph of its own (label prefix), with its constraints; wiped afterwards."""
+    store = new_graph_store()
+    store.ensure_schema()
+    try:
+        yield store
+    finally:
+        wipe(store)
+
+
+@pytest.fixture(scope="module")
+def seeded_graph_store() -> Iterator[Neo4jInteractionStore]:
+    """SMALL_SPEC in a graph of its own, shared by a module's read-only tests (seeding takes a moment)."""
+    from django.conf import settings
+
+    from tests.conftest import require_service
+
+    require_service("Neo4j", bool(settings.NEO4J_URI))
+    store = new_graph_store()
+    try:
+        seed(store)
+        yield store
+    finally:
+        wipe(store)
+
+
+@pytest.fixture
+def orm_store(db: None) -> OrmInteractionStore:
+    return OrmInteractionStore()
+
+
+@pytest.fixture
+def seeded_orm_store(orm_store: OrmInteractionStore) -> OrmInteractionStore:
+    seed(orm_store)
+    return orm_store
+
+
+@pytest.fixture
+async def close_async_driver() -> AsyncIterator[None]:
+    """The async driver belongs to the test's event loop: close it before the loop goes away."""
+    yield
+    await graph.close_async_driver()
+
+
+@pytest.fixture
+async def close_async_db_connections() -> AsyncIterator[None]:
+    """Async ORM calls run in a worker thread whose persistent connection would outlive the test
+    database (CONN_MAX_AGE): close it from that same thread."""
+    yield
+    await sync_to_async(connections.close_all)()
+
+
+def shared_data_dir() -> Path:
+    default = Path(__file__).resolve().parents[3] / "shared" / "data"
+    return Path(os.environ.get("MUSICBUD_SHARED_DATA", default))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    root = shared_data_dir()
+    if not root.is_dir():
+        pytest.skip(f"shared data not found under {root} (set MUSICBUD_SHARED_DATA)")
+    return root

@@ -1,0 +1,97 @@
+"""Recording an interaction: one per (user, item, kind), re-recording updates it, in both backends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from asgiref.sync import sync_to_async
+
+from recommendations.data.neo4j_store import Neo4jInteractionStore
+from recommendations.data.orm_store import OrmInteractionStore
+from recommendations.data.store import InteractionStore
+from recommendations.domain import CatalogItem, InteractionArrays, InteractionKind
+from recommendations.errors import ItemNotFound
+
+from .conftest import assert_same_arrays
+
+pytestmark = pytest.mark.django_db
+CATALOG = [CatalogItem("tt0000001", "One", ("Drama",), 2001), CatalogItem("tt0000002", "Two", ("Comedy",))]
+
+
+@pytest.fixture(params=["orm", "graph"])
+def store(request: pytest.FixtureRequest) -> InteractionStore:
+    store: InteractionStore = request.getfixturevalue("orm_store" if request.param == "orm" else "graph_store")
+    store.upsert_catalog("movies", CATALOG)
+    return store
+
+
+def test_recording_again_updates_the_value_and_timestamp_instead_of_duplicating(store: InteractionStore) -> None:
+    store.record_interaction(user_id=7, content_type="movies", item_id="tt0000001", kind=6, value=2.0, timestamp=100)
+    store.record_interaction(user_id=7, content_type="movies", item_id="tt0000001", kind=6, value=5.0, timestamp=200)
+    store.record_interaction(user_id=7, content_type="movies", item_id="tt0000001", kind=1, timestamp=150)
+    history = store.user_history("movies", 7)
+    assert history.kinds.tolist() == [InteractionKind.LIKED, InteractionKind.RATED]
+    assert history.timestamps.tolist() == [150, 200]
+    np.testing.assert_array_equal(history.values, np.array([np.nan, 5.0], dtype=np.float32))
+    assert len(store.all_interactions("movies")) == 2
+
+
+def test_recording_on_an_item_outside_the_catalog_is_item_not_found(store: InteractionStore) -> None:
+    with pytest.raises(ItemNotFound) as caught:
+        store.record_interaction(user_id=7, content_type="movies", item_id="tt0000003", kind=InteractionKind.LIKED)
+    assert caught.value.code == "item_not_found"
+    assert len(store.all_interactions("movies")) == 0
+
+
+def test_the_timestamp_defaults_to_now(store: InteractionStore) -> None:
+    import time
+
+    before = int(time.time())
+    store.record_interaction(user_id=7, content_type="movies", item_id="tt0000002", kind=InteractionKind.WATCHLIST)
+    assert before <= int(store.user_history("movies", 7).timestamps[0]) <= int(time.time())
+
+
+def test_bulk_writes_keep_the_last_row_of_a_repeated_key(store: InteractionStore) -> None:
+    rows = InteractionArrays(
+        user_ids=np.array([1, 1, 2], dtype=np.int64),
+        item_ids=np.array(["tt0000001", "tt0000001", "tt0000002"]),
+        kinds=np.array([6, 6, 4], dtype=np.int8),
+        values=np.array([1.0, 4.0, np.nan], dtype=np.float32),
+        timestamps=np.array([10, 20, 30], dtype=np.int64),
+    )
+    assert store.write_interactions("movies", rows) == 2
+    assert store.write_interactions("movies", rows) == 2
+    stored = store.all_interactions("movies")
+    assert stored.values[0] == 4.0
+    assert stored.timestamps.tolist() == [20, 30]
+
+
+def test_a_bulk_write_with_an_unknown_item_writes_nothing(store: InteractionStore) -> None:
+    rows = InteractionArrays(
+        user_ids=np.array([1, 1], dtype=np.int64),
+        item_ids=np.array(["tt0000001", "tt0000009"]),
+        kinds=np.array([1, 1], dtype=np.int8),
+        values=np.array([np.nan, np.nan], dtype=np.float32),
+        timestamps=np.array([10, 20], dtype=np.int64),
+    )
+    with pytest.raises(ItemNotFound) as caught:
+        store.write_interactions("movies", rows)
+    assert caught.value.details["item_ids"] == ["tt0000009"]
+    assert len(store.all_interactions("movies")) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_async_driver", "close_async_db_connections")
+async def test_async_recording_has_the_same_semantics_in_both_backends(
+    orm_store: OrmInteractionStore, graph_store: Neo4jInteractionStore
+) -> None:
+    for store in (orm_store, graph_store):
+        await sync_to_async(store.upsert_catalog)("anime", [CatalogItem("21", "One Piece", ("Action",))])
+        await store.arecord_interaction(user_id=3, content_type="anime", item_id="21", kind=5, value=2, timestamp=9)
+        await store.arecord_interaction(user_id=3, content_type="anime", item_id="21", kind=5, value=1, timestamp=10)
+        with pytest.raises(ItemNotFound):
+            await store.arecord_interaction(user_id=3, content_type="anime", item_id="22", kind=4)
+    orm_history = await orm_store.auser_history("anime", 3)
+    assert orm_history.values.tolist() == [1.0]
+    assert orm_history.timestamps.tolist() == [10]
+    assert_same_arrays(orm_history, await graph_store.auser_history("anime", 3))

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommendations.engine.artifact import (
+    CURRENT,
+    ModelArtifact,
+    ModelStore,
+    load_artifact,
+    save_artifact,
+)
+from recommendations.engine.errors import CorruptModel, ModelNotFound
+
+from .conftest import make_artifact
+
+
+def artifact(scale: float = 1.0) -> ModelArtifact:
+    return make_artifact(
+        item_factors=[[scale, 0.0], [0.0, scale], [scale, scale]],
+        user_factors={1: [1.0, 0.0], 5: [0.0, 1.0]},
+        seen={1: {0: 1.0}, 5: {1: 0.5, 2: -1.0}},
+        popularity=[3.0, 2.0, 1.0],
+    )
+
+
+def test_a_saved_model_loads_back_identical_and_memory_mapped(tmp_path: Path) -> None:
+    original = artifact()
+    folder = save_artifact(original, tmp_path, "movies")
+    loaded = load_artifact(folder)
+    for name, array in original.arrays().items():
+        np.testing.assert_array_equal(loaded.arrays()[name], array, err_msg=name)
+    assert isinstance(loaded.item_factors, np.memmap)
+    assert not loaded.item_factors.flags.writeable
+    assert loaded.version == original.version
+    assert loaded.metadata["content_type"] == "movies"
+
+
+def test_saving_switches_the_current_pointer_to_the_new_version(tmp_path: Path) -> None:
+    first, second = artifact(), artifact(2.0)
+    save_artifact(first, tmp_path, "anime")
+    save_artifact(second, tmp_path, "anime")
+    assert (tmp_path / "anime" / CURRENT).read_text().strip() == second.version
+    assert not [p for p in (tmp_path / "anime").iterdir() if p.name.startswith(".")]
+
+
+def test_the_store_notices_a_newer_model_without_a_restart(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    save_artifact(artifact(), tmp_path, "movies")
+    first = store.current("movies")
+    assert store.current("movies") is first  # unchanged pointer: no reload
+    newer = artifact(2.0)
+    save_artifact(newer, tmp_path, "movies")
+    assert store.current("movies").version == newer.version
+
+
+def test_a_store_without_a_model_raises_model_not_found(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFound) as raised:
+        ModelStore(tmp_path).current("manga")
+    assert raised.value.code == "model_missing"
+
+
+def corrupt_by_truncation(folder: Path) -> None:
+    path = folder / "item_factors.npy"
+    path.write_bytes(path.read_bytes()[:-8])
+
+
+def corrupt_by_missing_meta(folder: Path) -> None:
+    (folder / "meta.json").unlink()
+
+
+def corrupt_by_missing_array(folder: Path) -> None:
+    (folder / "seen_indices.npy").unlink()
+
+
+def corrupt_by_wrong_shape(folder: Path) -> None:
+    # Same byte size, different shape: consistent sizes but misaligned ids must still be refused.
+    np.save(folder / "item_biases.npy", np.zeros(3, dtype=np.float32).reshape(3, 1))
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["files"]["item_biases"] = (folder / "item_biases.npy").stat().st_size
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize(
+    "corrupt", [corrupt_by_truncation, corrupt_by_missing_meta, corrupt_by_missing_array, corrupt_by_wrong_shape]
+)
+def test_a_partial_or_inconsistent_folder_is_refused(tmp_path: Path, corrupt) -> None:
+    folder = save_artifact(artifact(), tmp_path, "movies")
+    corrupt(folder)
+    with pytest.raises(CorruptModel) as raised:
+        load_artifact(folder)
+    assert raised.value.code == "model_corrupt"
+
+
+def test_a_corrupt_new_version_is_refused_and_the_previous_model_still_served(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    good = artifact()
+    save_artifact(good, tmp_path, "movies")
+    assert store.current("movies").version == good.version
+    bad_folder = save_artifact(artifact(2.0), tmp_path, "movies")
+    corrupt_by_truncation(bad_folder)
+    assert store.current("movies").version == good.version
+    assert store.current("movies").version == good.version  # the failure is remembered, not retried
+
+
+def test_a_fresh_store_refuses_a_corrupt_current_model(tmp_path: Path) -> None:
+    corrupt_by_missing_meta(save_artifact(artifact(), tmp_path, "movies"))
+    with pytest.raises(CorruptModel):
+        ModelStore(tmp_path).current("movies")
+
+
+def test_an_interrupted_save_is_invisible_to_readers(tmp_path: Path) -> None:
+    good = artifact()
+    save_artifact(good, tmp_path, "movies")
+    # What a crash mid-save leaves behind: a hidden temporary folder and a temporary pointer file.
+    leftover = tmp_path / "movies" / f".tmp-{artifact().version}-dead"
+    leftover.mkdir()
+    (leftover / "user_ids.npy").write_bytes(b"\x93NUMPY")
+    (tmp_path / "movies" / ".CURRENT.dead").write_text("garbage")
+    store = ModelStore(tmp_path)
+    assert store.current("movies").version == good.version
+    assert store.versions("movies") == [good.version]
+
+
+def test_old_versions_are_pruned_keeping_the_newest(tmp_path: Path) -> None:
+    saved = [artifact(float(n + 1)) for n in range(5)]
+    for item in saved:
+        save_artifact(item, tmp_path, "movies", keep=2)
+    assert ModelStore(tmp_path).versions("movies") == sorted(a.version for a in saved[-2:])
+
+
+def test_saved_files_are_not_group_or_world_writable(tmp_path: Path) -> None:
+    folder = save_artifact(artifact(), tmp_path, "movies")
+    assert all(not (os.stat(p).st_mode & 0o022) for p in folder.iterdir())
