@@ -51,7 +51,7 @@ class Command(BaseCommand):
             "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access\"])')\n"
             f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/v1/recommendations/movies/?limit=5'\n"
             f"  curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/v1/recommendations/?limit=3'\n"
-            f"  curl -s -H \"Authorization: Bearer $TOKEN\" "
+            f'  curl -s -H "Authorization: Bearer $TOKEN" '
             f"'{base}/v1/recommendations/movies/{similar_to}/similar/?limit=5'\n"
             f"  passwords: admin {passwords['admin']!r}, demo {passwords['demo']!r}\n"
         )
