@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,3 +80,14 @@ def env_json_object(name: str) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise ImproperlyConfigured(f"{name} must be a JSON object")
     return parsed
+
+
+_RATE = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def env_throttle_rate(name: str, default: str) -> str:
+    """A DRF throttle rate such as ``600/minute``; DRF itself would only fail on the first request."""
+    value = os.environ.get(name, default)
+    if not _RATE.fullmatch(value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate like 600/minute")
+    return value

@@ -6,6 +6,7 @@ laptop runs with no services; production values that have no safe default fail l
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from musicbud.env import (
     env_list,
     env_required,
     env_str,
+    env_throttle_rate,
 )
 
 # Lets typed code subscript Django generics at run time (admin.ModelAdmin[Event], QuerySet[...]).
@@ -145,6 +147,10 @@ if RECOMMENDATIONS_SOURCE == "neo4j" and not NEO4J_URI:
     raise ImproperlyConfigured("RECOMMENDATIONS_SOURCE=neo4j needs NEO4J_URI (e.g. bolt://127.0.0.1:7687)")
 if NEO4J_URI and not NEO4J_PASSWORD:
     raise ImproperlyConfigured("NEO4J_URI is set but NEO4J_PASSWORD is empty")
+# Prefix of every label the app uses ("" in production): lets tests or a staging copy share one server.
+NEO4J_LABEL_PREFIX = env_str("NEO4J_LABEL_PREFIX") or ""
+if not re.fullmatch(r"([A-Z][A-Za-z0-9]{0,30})?", NEO4J_LABEL_PREFIX):
+    raise ImproperlyConfigured("NEO4J_LABEL_PREFIX must be empty or a label-like word such as 'Staging'")
 # Seconds. Bounded so that an unreachable graph is a fast typed error, never a hung request.
 NEO4J_CONNECTION_TIMEOUT = env_int("NEO4J_CONNECTION_TIMEOUT", 5, minimum=1)
 NEO4J_QUERY_TIMEOUT = env_int("NEO4J_QUERY_TIMEOUT", 60, minimum=1)
@@ -170,7 +176,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "musicbud.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["recommendations.api.throttles.PerUserThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env_str("THROTTLE_RATE_USER") or "600/minute"},
+    "DEFAULT_THROTTLE_RATES": {"user": env_throttle_rate("THROTTLE_RATE_USER", "600/minute")},
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 30, minimum=1)),

@@ -31,7 +31,12 @@ def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
         }
     }
     clean.update(env)
-    code = "import musicbud.settings as s; print(s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'])"
+    clean["DJANGO_SETTINGS_MODULE"] = "musicbud.settings"
+    # django.setup() too: some settings are validated when the apps load (the A/B experiment).
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'])"
+    )
     return subprocess.run(
         [sys.executable, "-c", code], check=False, cwd=REPO, env=clean, capture_output=True, text=True
     )
@@ -63,6 +68,8 @@ def test_a_short_secret_key_is_refused() -> None:
         ({"NEO4J_URI": "bolt://127.0.0.1:1"}, "NEO4J_PASSWORD is empty"),
         ({"RECOMMENDATIONS_ENGINE": "[1]"}, "RECOMMENDATIONS_ENGINE must be a JSON object"),
         ({"DATABASE_CONN_MAX_AGE": "soon"}, "DATABASE_CONN_MAX_AGE='soon' is not an integer"),
+        ({"THROTTLE_RATE_USER": "lots"}, "THROTTLE_RATE_USER='lots' is not a rate like 600/minute"),
+        ({"RECOMMENDATIONS_EXPERIMENT": '{"name": "x", "variants": {}}'}, "RECOMMENDATIONS_EXPERIMENT.variants"),
     ],
 )
 def test_a_bad_value_is_refused_with_a_message_naming_it(env: dict[str, str], message: str) -> None:

@@ -42,10 +42,19 @@ ALLOWED_KINDS: Mapping[ContentType, frozenset[InteractionKind]] = {
             InteractionKind.RATED,
         }
     ),
-    ContentType.MANGA: frozenset({InteractionKind.TOP_LIST, InteractionKind.RATED, InteractionKind.DISLIKED}),
+    # LIKED on manga and anime: a like given in the app (feedback on a recommendation).
+    ContentType.MANGA: frozenset(
+        {InteractionKind.TOP_LIST, InteractionKind.RATED, InteractionKind.DISLIKED, InteractionKind.LIKED}
+    ),
     # WATCHED: MyAnimeList's "watched, not rated" (-1 in the Kaggle export).
     ContentType.ANIME: frozenset(
-        {InteractionKind.TOP_LIST, InteractionKind.RATED, InteractionKind.DISLIKED, InteractionKind.WATCHED}
+        {
+            InteractionKind.TOP_LIST,
+            InteractionKind.RATED,
+            InteractionKind.DISLIKED,
+            InteractionKind.WATCHED,
+            InteractionKind.LIKED,
+        }
     ),
 }
 # Kinds whose value is required; every other kind carries no value.
