@@ -6,6 +6,7 @@ This is the one training path: the service, the evaluation command and the bench
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import time
@@ -85,6 +86,47 @@ def fit_factors(
     )
 
 
+def genre_cold_start(
+    fitted: FittedFactors,
+    item_ids: npt.NDArray[np.str_],
+    interactions: sp.coo_matrix,
+    catalog: Sequence[CatalogItem],
+) -> FittedFactors:
+    """Give items without any positive interaction the mean factors and bias of warm items of their genres.
+
+    WARP never learns a vector for an item no user liked (it only pushes it away as a sampled negative),
+    so its trained vector says nothing. The genre centroid places it among items of the same kind.
+    Items without genres, or whose genres no warm item has, keep their (low-scoring) trained vectors.
+    """
+    n_items = item_ids.shape[0]
+    warm = np.bincount(interactions.col, minlength=n_items) > 0
+    genres_of = {item.item_id: item.genres for item in catalog}
+    names = sorted({g for genres in genres_of.values() for g in genres})
+    if warm.all() or not names:
+        return fitted
+    column = {name: j for j, name in enumerate(names)}
+    membership = np.zeros((n_items, len(names)), dtype=np.float32)
+    for row, item_id in enumerate(item_ids.tolist()):
+        for genre in genres_of.get(item_id, ()):
+            membership[row, column[genre]] = 1.0
+    warm_members = membership * warm[:, None]
+    per_genre = warm_members.sum(axis=0)
+    has_centroid = per_genre > 0
+    centroids = (warm_members.T @ fitted.item_factors)[has_centroid] / per_genre[has_centroid, None]
+    bias_centroids = (warm_members.T @ fitted.item_biases)[has_centroid] / per_genre[has_centroid]
+    cold_membership = membership[:, has_centroid]
+    counts = cold_membership.sum(axis=1)
+    fill = ~warm & (counts > 0)
+    item_factors = fitted.item_factors.copy()
+    item_biases = fitted.item_biases.copy()
+    item_factors[fill] = (cold_membership[fill] @ centroids) / counts[fill, None]
+    item_biases[fill] = (cold_membership[fill] @ bias_centroids) / counts[fill]
+    logger.info("%d cold items placed at the centroid of their genres", int(fill.sum()))
+    return dataclasses.replace(
+        fitted, item_factors=item_factors.astype(np.float32), item_biases=item_biases.astype(np.float32)
+    )
+
+
 def train_model(
     arrays: InteractionArrays,
     catalog: Sequence[CatalogItem],
@@ -94,7 +136,12 @@ def train_model(
 ) -> ModelArtifact:
     """Train on all interactions of one content type; the catalog supplies genres and cold items."""
     started = time.perf_counter()
-    extra = [item.item_id for item in catalog] if config.use_item_features else []
+    if config.use_item_features:
+        extra = [item.item_id for item in catalog]
+    elif config.cold_items_from_genres:
+        extra = [item.item_id for item in catalog if item.genres]
+    else:
+        extra = []
     matrix = build_interaction_matrix(arrays, config, extra_item_ids=extra)
     interactions = matrix.positives()
     if interactions.nnz == 0:
@@ -103,6 +150,8 @@ def train_model(
     if config.use_item_features:
         features, genre_names = item_feature_matrix(matrix.item_ids, catalog)
     fitted = fit_factors(interactions, config, features)
+    if not config.use_item_features and config.cold_items_from_genres:
+        fitted = genre_cold_start(fitted, matrix.item_ids, interactions, catalog)
     artifact = _assemble(
         matrix,
         fitted,

@@ -1,0 +1,46 @@
+"""A new catalog item with genres but no interactions can be recommended (genre cold start)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recommendations.domain import CatalogItem
+from recommendations.engine import EngineConfig, Recommender, train_model
+from tests.engine.conftest import clustered_interactions
+
+CONFIG = EngineConfig.from_overrides({"no_components": 8, "epochs": 30, "num_threads": 1})
+
+
+def catalog() -> list[CatalogItem]:
+    items = [CatalogItem(f"a{n:02d}", f"A {n}", ("Anime-ish",)) for n in range(10)]
+    items += [CatalogItem(f"b{n:02d}", f"B {n}", ("Bleak",)) for n in range(10)]
+    # New items nobody has interacted with yet: one of each genre, one without genres.
+    items += [CatalogItem("new_a", "New A", ("Anime-ish",)), CatalogItem("new_b", "New B", ("Bleak",))]
+    return [*items, CatalogItem("new_none", "No genres", ())]
+
+
+def test_a_new_item_gets_the_centroid_of_its_genre_and_is_recommended_to_that_taste() -> None:
+    artifact = train_model(clustered_interactions(), catalog(), CONFIG)
+    assert artifact.item_index("new_a") is not None
+    assert artifact.item_index("new_none") is None  # nothing to place it by
+    recommender = Recommender(artifact)
+    # User 0 likes the "a" cluster: the new "a" item must outrank the new "b" item and every b item.
+    ranked = [r.item_id for r in recommender.recommend(0, k=artifact.n_items).items]
+    assert ranked.index("new_a") < ranked.index("new_b")
+    assert ranked.index("new_a") < min(ranked.index(f"b{n:02d}") for n in range(10))
+    similar = [s.item_id for s in recommender.similar_items("new_a", k=5)]
+    assert all(item.startswith("a") for item in similar)
+
+
+def test_the_centroid_is_the_mean_of_the_warm_items_of_the_genre() -> None:
+    artifact = train_model(clustered_interactions(), catalog(), CONFIG)
+    warm_a = artifact.item_indices(np.array([f"a{n:02d}" for n in range(10)], dtype=np.str_))
+    expected = np.mean(np.asarray(artifact.item_factors)[warm_a], axis=0)
+    np.testing.assert_allclose(artifact.item_factors[artifact.item_index("new_a")], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_cold_items_can_be_switched_off() -> None:
+    config = EngineConfig.from_overrides({"no_components": 8, "epochs": 5, "num_threads": 1,
+                                          "cold_items_from_genres": False})  # fmt: skip
+    artifact = train_model(clustered_interactions(), catalog(), config)
+    assert artifact.item_index("new_a") is None
