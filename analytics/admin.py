@@ -232,7 +232,8 @@ class TrainingLogAdmin(ReadOnlyAdmin):
         # Imported when used: it loads the training engine, which the rest of the admin never needs.
         from recommendations.training import start_training_run
 
-        triggered_by = f"admin:{request.user.get_username()}"[:32]
+        # The user's id, not their name: training logs hold no personal data.
+        triggered_by = f"admin:{request.user.pk}"
         try:
             log_ids = start_training_run(content_types=content_types, triggered_by=triggered_by)
         except MusicBudError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adrf.views import APIView
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 from analytics.models import CONTENT_TYPE_CHOICES, EventKind
 from analytics.services import MAX_BATCH, MAX_ID_LENGTH, MAX_POSITION, recommendation_events_record
 from analytics.types import EventInput
+from recommendations.api.serializers import error_responses
 
 
 class EventInputSerializer(serializers.Serializer[EventInput]):
@@ -58,6 +60,12 @@ class RecommendationEventsApi(APIView):  # type: ignore[misc]  # adrf ships no t
         stored = serializers.IntegerField()
         duplicates = serializers.IntegerField()
 
+    @extend_schema(
+        request=PolymorphicProxySerializer(
+            "EventOrBatch", serializers=[EventInputSerializer, EventBatchSerializer], resource_type_field_name=None
+        ),
+        responses={201: OutputSerializer, 200: OutputSerializer, **error_responses(400, 503)},
+    )
     async def post(self, request: Request) -> Response:
         events = parse_events(request.data)
         result = await recommendation_events_record(user_id=_user_id(request), events=events)

@@ -20,6 +20,9 @@ from analytics.errors import EventsUnavailable, InvalidEvent
 from analytics.models import CONTENT_TYPE_CHOICES, DailyMetric, EventKind, RecommendationEvent
 from analytics.types import EventInput, EventsRecorded, FeedbackEvent
 from analytics.variants import assign_variant
+from recommendations.data.validation import validate_item_id
+from recommendations.domain import ContentType
+from recommendations.errors import InvalidItemId
 from recommendations.feedback import apply_feedback_events
 
 logger = logging.getLogger(__name__)
@@ -71,6 +74,12 @@ def _validated(index: int, event: EventInput, now: datetime) -> _Row:
         raise _invalid(index, "model_version", f"model_version must be at most {MAX_ID_LENGTH} characters.")
     if event.content_type not in CONTENT_TYPES:
         raise _invalid(index, "content_type", f"content_type must be one of {', '.join(sorted(CONTENT_TYPES))}.")
+    try:
+        # The catalog's id format (IMDb / MyAnimeList), checked before anything is stored: an id that
+        # could never name an item is a client error, not an event to keep.
+        validate_item_id(ContentType(event.content_type), event.item_id)
+    except InvalidItemId as exc:
+        raise _invalid(index, "item_id", exc.message) from None
     if event.event not in EventKind.values:
         raise _invalid(index, "event", f"event must be one of {', '.join(EventKind.values)}.")
     if event.position is not None and not 0 <= event.position <= MAX_POSITION:

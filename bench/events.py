@@ -63,7 +63,8 @@ def load(url: str, token: str, seconds: float, concurrency: int, batch: int) -> 
                     {
                         "client_event_id": f"{prefix}-{i}",
                         "content_type": ("movies", "manga", "anime")[i % 3],
-                        "item_id": str(1000 + i),
+                        # Catalog id formats: IMDb for movies, MyAnimeList numbers for manga and anime.
+                        "item_id": f"tt{1000 + i:07d}" if i % 3 == 0 else str(1000 + i),
                         "event": kinds[i % len(kinds)],
                         "position": i % 20,
                     }

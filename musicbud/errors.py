@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -58,6 +59,11 @@ class DependencyUnavailable(MusicBudError):
     default_message = "A service this request needs is unavailable."
 
 
+class DatabaseUnavailable(DependencyUnavailable):
+    code = "database_unavailable"
+    default_message = "The database is unavailable; retry later."
+
+
 class GraphUnavailable(DependencyUnavailable):
     code = "graph_unavailable"
     default_message = "The interaction graph (Neo4j) is unavailable."
@@ -89,6 +95,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if exc.status_code >= 500:
             logger.warning("%s: %s", exc.code, exc.message)
         return Response(error_body(exc.code, exc.message), status=exc.status_code)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # A lost connection or a pool timeout where no service translated it (e.g. the user lookup of
+        # JWT authentication): an outage the client should retry (503), not a server bug (500).
+        logger.warning("%s: %s", DatabaseUnavailable.code, exc)
+        return Response(error_body(DatabaseUnavailable.code, DatabaseUnavailable.default_message), status=503)
     if isinstance(exc, Http404):
         return Response(error_body("not_found", "Not found."), status=404)
     response = drf_exception_handler(exc, context)

@@ -20,6 +20,7 @@ from analytics.variants import assign_variant
 from musicbud.errors import GraphUnavailable
 from recommendations.caching import CACHE_ERRORS, PageCache
 from recommendations.data import get_interaction_store
+from recommendations.data.validation import validate_item_id
 from recommendations.domain import CatalogItem, ContentType, InteractionArrays
 from recommendations.engine import History, ModelArtifact, ModelNotFound, ModelStore, Recommender
 from recommendations.engine.serving import REASON_BECAUSE_YOU_LIKED, REASON_POPULAR
@@ -217,6 +218,7 @@ async def get_all_recommendations(*, user_id: int, limit: int) -> dict[str, Any]
 
 async def get_similar_items(*, content_type: ContentType, item_id: str, limit: int) -> dict[str, Any]:
     """Items most similar to one item by the cosine of their embeddings in the served model."""
+    validate_item_id(content_type, item_id)
     artifact = current_model(content_type)
     if artifact is None or artifact.item_index(item_id) is None:
         raise ItemNotFound(item_id=item_id, content_type=content_type.value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +28,13 @@ from musicbud.errors import Conflict
 from recommendations.data import get_interaction_store
 from recommendations.domain import CatalogItem, ContentType, InteractionArrays
 from recommendations.engine import EngineConfig, EngineError, InvalidData, save_artifact, train_model
-from recommendations.engine.evaluation import EvaluationReport, evaluate, random_split, time_split
+from recommendations.engine.evaluation import (
+    EvaluationReport,
+    evaluate_artifact,
+    holdout_auc,
+    random_split,
+    time_split,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,10 +95,15 @@ def _holdout(arrays: InteractionArrays) -> tuple[InteractionArrays, InteractionA
 
 def _evaluate_holdout(
     arrays: InteractionArrays, catalog: Sequence[CatalogItem], config: EngineConfig
-) -> EvaluationReport | None:
+) -> tuple[EvaluationReport, float | None] | None:
+    """Ranking metrics (model and popularity) and AUC of a model fit on the older part of the data."""
     train, test = _holdout(arrays)
     try:
-        return evaluate(train, test, config=config, catalog=catalog, k=HOLDOUT_K)
+        fit_started = time.perf_counter()
+        artifact = train_model(train, catalog, config)
+        report = evaluate_artifact(artifact, test, k=HOLDOUT_K, train_seconds=time.perf_counter() - fit_started)
+        auc = holdout_auc(artifact, test)
+        return report, (auc if math.isfinite(auc) else None)
     except InvalidData as exc:
         # Too little data for a holdout (a brand-new deployment): the model is still trained and served.
         logger.warning("no holdout evaluation: %s", exc)
@@ -136,11 +148,12 @@ def train_content_type(
             say("data unchanged since the last model: skipped (use --force to retrain)")
             return _finish(log, started, status=TrainingStatus.SKIPPED, data_fingerprint=fingerprint)
         say(f"evaluating on a holdout ({len(arrays)} interactions)")
-        report = _evaluate_holdout(arrays, catalog, config)
+        holdout = _evaluate_holdout(arrays, catalog, config)
+        report, auc = holdout if holdout is not None else (None, None)
         say("fitting on all interactions")
         artifact = train_model(arrays, catalog, config)
         if report is not None:
-            artifact.metadata["metrics"] = report.summary()
+            artifact.metadata["metrics"] = {**report.summary(), "auc": None if auc is None else round(auc, 5)}
         artifact.metadata["counts"]["interactions"] = len(arrays)
         save_artifact(artifact, settings.MODEL_DIR, content_type.value)
         say(f"saved model {artifact.version}")
@@ -157,6 +170,7 @@ def train_content_type(
             precision_at_k=report.model.precision if report else None,
             recall_at_k=report.model.recall if report else None,
             ndcg_at_k=report.model.ndcg if report else None,
+            auc=auc,
             metrics=report.summary() if report else {},
         )
     except BaseException as exc:

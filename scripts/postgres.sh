@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Our own PostgreSQL cluster under <repo>/.services/postgres (not the Debian system cluster).
-# Usage: scripts/postgres.sh start|stop|status    Env: PGPORT_MUSICBUD (default 54329)
+# Usage: scripts/postgres.sh start|stop|status    Env: PGPORT_MUSICBUD (default 54329),
+#   PG_DIR_MUSICBUD (default <repo>/.services/postgres; a second instance needs its own, under .services/)
 # status exits 0 when up, 3 when down.
 set -euo pipefail
 LOG_TAG=postgres
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PG_DIR="$SERVICES_DIR/postgres"
+PG_DIR="${PG_DIR_MUSICBUD:-$SERVICES_DIR/postgres}"
 DATA="$PG_DIR/data"
 RUN="$PG_DIR/run"            # unix socket dir
 LOGFILE="$PG_DIR/postgres.log"

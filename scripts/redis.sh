@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Our own throwaway Redis under <repo>/.services/redis (not the Debian system service).
-# Usage: scripts/redis.sh start|stop|status    Env: REDIS_PORT_MUSICBUD (default 63799)
+# Usage: scripts/redis.sh start|stop|status    Env: REDIS_PORT_MUSICBUD (default 63799),
+#   REDIS_DIR_MUSICBUD (default <repo>/.services/redis; a second instance needs its own)
 # status exits 0 when up, 3 when down.
 set -euo pipefail
 LOG_TAG=redis
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-R_DIR="$SERVICES_DIR/redis"
+R_DIR="${REDIS_DIR_MUSICBUD:-$SERVICES_DIR/redis}"
 PIDFILE="$R_DIR/redis.pid"
 LOGFILE="$R_DIR/redis.log"
 PORT="$REDIS_PORT_MUSICBUD"

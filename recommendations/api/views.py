@@ -48,7 +48,11 @@ def _page_response(page: dict[str, Any]) -> Response:
 
 
 class AllRecommendationsApi(APIView):  # type: ignore[misc]  # adrf ships no type hints
-    @extend_schema(parameters=[s.LimitQuerySerializer], responses=s.AllRecommendationsSerializer)
+    @extend_schema(
+        operation_id="recommendations_all",
+        parameters=[s.LimitQuerySerializer],
+        responses={200: s.AllRecommendationsSerializer, **s.error_responses(400, 503)},
+    )
     async def get(self, request: Request) -> Response:
         """The caller's first page of recommendations of every content type."""
         query = _query(s.LimitQuerySerializer, request)
@@ -64,7 +68,7 @@ class RecommendationsApi(APIView):  # type: ignore[misc]
             s.PageQuerySerializer,
             OpenApiParameter("content_type", enum=[ct.value for ct in ContentType], location="path"),
         ],
-        responses=s.RecommendationPageSerializer,
+        responses={200: s.RecommendationPageSerializer, **s.error_responses(400, 404, 503)},
     )
     async def get(self, request: Request, content_type: str) -> Response:
         """One page of the caller's recommendations of one type (stable pages for one model version)."""
@@ -77,7 +81,10 @@ class RecommendationsApi(APIView):  # type: ignore[misc]
 
 
 class SimilarItemsApi(APIView):  # type: ignore[misc]
-    @extend_schema(parameters=[s.LimitQuerySerializer], responses=s.SimilarItemsSerializer)
+    @extend_schema(
+        parameters=[s.LimitQuerySerializer],
+        responses={200: s.SimilarItemsSerializer, **s.error_responses(400, 404, 503)},
+    )
     async def get(self, request: Request, content_type: str, item_id: str) -> Response:
         """Items most similar to one item (cosine of the model's item embeddings)."""
         ct = _content_type(content_type)
@@ -86,7 +93,7 @@ class SimilarItemsApi(APIView):  # type: ignore[misc]
 
 
 class ModelStatusApi(APIView):  # type: ignore[misc]
-    @extend_schema(responses=dict[str, Any])
+    @extend_schema(responses={200: dict[str, Any], **s.error_responses(503)})
     async def get(self, request: Request) -> Response:
         """Model version, training time, counts and holdout metrics per content type."""
         return Response(recommending.model_status())
@@ -99,14 +106,18 @@ def _run_json(log: TrainingLog) -> dict[str, Any]:
 class TrainModelsApi(APIView):  # type: ignore[misc]
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=s.TrainRequestSerializer, responses={202: s.TrainResponseSerializer})
+    @extend_schema(
+        request=s.TrainRequestSerializer,
+        responses={202: s.TrainResponseSerializer, **s.error_responses(400, 403, 409)},
+    )
     async def post(self, request: Request) -> Response:
         """Start training of some or all types in the background; returns the run ids (staff only)."""
         serializer = s.TrainRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         run_ids = await sync_to_async(training.start_training_run)(
             content_types=serializer.validated_data["content_types"],
-            triggered_by=f"api:{request.user.get_username()}",
+            # The user's id, not their name: training logs hold no personal data.
+            triggered_by=f"api:{request.user.pk}",
         )
         logs = [log async for log in TrainingLog.objects.filter(id__in=run_ids).order_by("id")]
         return Response({"runs": [_run_json(log) for log in logs]}, status=202)
@@ -115,7 +126,7 @@ class TrainModelsApi(APIView):  # type: ignore[misc]
 class TrainingRunApi(APIView):  # type: ignore[misc]
     permission_classes = [IsAdminUser]
 
-    @extend_schema(responses=s.TrainingRunSerializer)
+    @extend_schema(responses={200: s.TrainingRunSerializer, **s.error_responses(403, 404)})
     async def get(self, request: Request, run_id: int) -> Response:
         """Status and metrics of one training run (staff only)."""
         log = await TrainingLog.objects.filter(id=run_id).afirst()

@@ -23,7 +23,7 @@ from ..domain import CatalogItem, InteractionArrays, InteractionKind
 from .artifact import ModelArtifact
 from .config import EngineConfig
 from .errors import InvalidData
-from .metrics import catalog_coverage, ndcg_at_k, precision_at_k, recall_at_k
+from .metrics import auc, catalog_coverage, ndcg_at_k, precision_at_k, recall_at_k
 from .serving import Recommender
 from .train import train_model
 
@@ -285,6 +285,28 @@ def evaluate_artifact(
         user_ids=user_ids,
         model_top_k=item_ids.astype(np.str_),
     )
+
+
+def holdout_auc(artifact: ModelArtifact, test: InteractionArrays, *, max_users: int = 1000, seed: int = 0) -> float:
+    """Mean per-user ROC AUC of the test items against every other item the user has not seen.
+
+    Full score rows are needed, so at most ``max_users`` test users (a seeded sample) are scored.
+    """
+    recommender = Recommender(artifact)
+    user_ids, relevant = relevant_matrix(test, recommender, None)
+    if user_ids.shape[0] == 0:
+        raise InvalidData("no test user is in the training data with a relevant test item")
+    if user_ids.shape[0] > max_users:
+        keep = np.sort(np.random.default_rng(seed).choice(user_ids.shape[0], max_users, replace=False))
+        user_ids, relevant = user_ids[keep], relevant[keep]
+    # Test items the model never saw cannot be scored: AUC is over the model's catalog.
+    relevant = relevant[:, : artifact.n_items]
+    rows = artifact.user_indices(user_ids)
+    scores = np.asarray(artifact.user_factors[rows] @ artifact.item_factors.T + artifact.item_biases, dtype=np.float32)
+    candidates = np.ones(scores.shape, dtype=bool)
+    for n, row in enumerate(rows.tolist()):
+        candidates[n, artifact.seen.row(row)[0]] = False
+    return auc(scores, relevant, candidates)
 
 
 def evaluate_files(

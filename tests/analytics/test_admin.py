@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.utils import timezone
 
@@ -194,7 +194,8 @@ def test_the_admin_action_starts_training_of_the_selected_content_types(
 
     response = admin_client.post(TRAINING, {"action": "retrain_content_types", "_selected_action": ids}, follow=True)
 
-    assert training_module == [{"content_types": ["anime", "movies"], "triggered_by": "admin:admin"}]
+    admin_id = User.objects.get(username="admin").pk
+    assert training_module == [{"content_types": ["anime", "movies"], "triggered_by": f"admin:{admin_id}"}]
     assert "Started training of anime, movies (log ids [101, 102])" in response.content.decode()
 
 
@@ -205,7 +206,8 @@ def test_the_start_page_starts_training_without_any_previous_run(
 
     response = admin_client.post(START, {"content_types": ["manga"]}, follow=True)
 
-    assert training_module == [{"content_types": ["manga"], "triggered_by": "admin:admin"}]
+    admin_id = User.objects.get(username="admin").pk
+    assert training_module == [{"content_types": ["manga"], "triggered_by": f"admin:{admin_id}"}]
     assert response.redirect_chain[-1][0] == TRAINING
 
 

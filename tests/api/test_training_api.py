@@ -30,7 +30,7 @@ async def test_staff_start_training_and_follow_the_run_to_its_metrics(
     runs = response.json()["runs"]
     assert [run["content_type"] for run in runs] == ["manga"]
     assert runs[0]["status"] == "running"
-    assert runs[0]["triggered_by"] == "api:user900"
+    assert runs[0]["triggered_by"] == "api:900"
     finished = await _wait_for(staff_api, runs[0]["id"])
     assert finished["status"] == "succeeded", finished["error"]
     assert finished["model_version"]

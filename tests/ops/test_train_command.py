@@ -58,6 +58,9 @@ def test_training_all_types_writes_models_and_succeeded_logs(engine: Path, capsy
         assert log.users
         assert log.items
         assert log.model_version
+        assert log.auc is not None
+        assert 0.0 <= log.auc <= 1.0
+        assert log.metrics["popularity"]["ndcg@10"] >= 0.0
         assert log.duration_s is not None
         assert log.duration_s > 0
         assert (engine / log.content_type / log.model_version / "meta.json").exists()

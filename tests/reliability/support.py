@@ -1,0 +1,254 @@
+"""Shared machinery of the reliability and security tests: figures, service instances, a live server.
+
+Fault tests stop and restart services, so they never touch the shared instances on the default ports:
+each starts its own instance through our scripts (own port, own data folder under
+``.services/reliability/``) and stops it afterwards. The server under test is a real uvicorn
+process on 127.0.0.1, pointed at those instances through the environment like a deployment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+FIGURES_FILE = REPO / ".data" / "reliability" / "figures.jsonl"
+INSTANCES_DIR = REPO / ".services" / "reliability"
+# What the live server signs its JWTs with (it runs with DEBUG=false, which requires a real key).
+SERVER_SECRET = "reliability-tests-signing-key-0123456789abcdef"
+# Variables that point a process at the shared services; a server under test gets its own values.
+SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "RECOMMENDATIONS_SOURCE")
+NEO4J_TEST_PASSWORD = "reliability-neo4j-password"
+
+
+def record_figure(test: str, **figures: Any) -> dict[str, Any]:
+    """Print a test's figures and append them to .data/reliability/figures.jsonl (quoted by the docs)."""
+    line = {"test": test, "at": datetime.now(UTC).isoformat(timespec="seconds"), **figures}
+    print(f"FIGURE {json.dumps(line)}")
+    FIGURES_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with FIGURES_FILE.open("a") as f:
+        f.write(json.dumps(line) + "\n")
+    return line
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def database_url(settings_dict: Mapping[str, Any]) -> str:
+    """The URL of the database the test runs on (with transaction=True its rows are committed)."""
+    s = settings_dict
+    return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+def mint_access_token(user_id: int, *, secret: str = SERVER_SECRET, minutes: int = 30) -> str:
+    """An access token exactly as simplejwt issues one, signed with the live server's key."""
+    now = datetime.now(UTC)
+    claims = {
+        "token_type": "access",
+        "user_id": str(user_id),
+        "jti": uuid.uuid4().hex,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=minutes)).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def bearer(user_id: int) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_access_token(user_id)}"}
+
+
+def process_env(**values: str | None) -> dict[str, str]:
+    """This process's environment without the shared services' variables, plus ``values`` (None unsets)."""
+    env = {key: value for key, value in os.environ.items() if key not in SERVICE_VARS}
+    for key, value in values.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def manage(*args: str, env: Mapping[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "manage.py"), *args],
+        env=dict(env),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+class LiveServer:
+    """uvicorn serving musicbud.asgi:application on 127.0.0.1 with production settings (DEBUG=false)."""
+
+    def __init__(self, log_dir: Path, **env: str | None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"uvicorn-{self.port}.log"
+        self.env = process_env(
+            DEBUG="false",
+            SECRET_KEY=SERVER_SECRET,
+            SECURE_SSL_REDIRECT="false",
+            THROTTLE_RATE_USER="1000000/minute",
+            LOG_LEVEL="WARNING",
+            **env,
+        )
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            [
+                str(VENV_BIN / "uvicorn"),
+                "musicbud.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env=self.env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited at start:\n{self.log_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass  # not listening yet
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"uvicorn did not answer /healthz:\n{self.log_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=15)
+        self._process = None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@contextmanager
+def live_server(log_dir: Path, **env: str | None) -> Iterator[LiveServer]:
+    server = LiveServer(log_dir, **env)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _run_script(args: list[str], env: Mapping[str, str], timeout: float = 240) -> None:
+    result = subprocess.run(args, env=dict(env), capture_output=True, text=True, timeout=timeout, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+
+
+class ServiceInstance:
+    """A private instance of one service, started and stopped by its script in scripts/."""
+
+    script: str = ""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = INSTANCES_DIR / f"{self.__class__.__name__.lower()}-{self.port}"
+
+    def env(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        _run_script(["bash", str(REPO / self.script), "start"], self.env())
+
+    def stop(self) -> None:
+        _run_script(["bash", str(REPO / self.script), "stop"], self.env())
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RedisInstance(ServiceInstance):
+    script = "scripts/redis.sh"
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "REDIS_PORT_MUSICBUD": str(self.port), "REDIS_DIR_MUSICBUD": str(self.dir)}
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+class PostgresInstance(ServiceInstance):
+    script = "scripts/postgres.sh"
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "PGPORT_MUSICBUD": str(self.port), "PG_DIR_MUSICBUD": str(self.dir)}
+
+    @property
+    def url(self) -> str:
+        return f"postgres://musicbud:musicbud@127.0.0.1:{self.port}/musicbud"
+
+
+class Neo4jInstance(ServiceInstance):
+    script = "scripts/neo4j/neo4j.sh"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "NEO4J_PORT": str(self.port),
+            "NEO4J_DATA_DIR": str(self.dir / "data"),
+            "NEO4J_LOG": str(self.dir / "neo4j.log"),
+            "NEO4J_PASSWORD": NEO4J_TEST_PASSWORD,
+        }
+
+    @property
+    def uri(self) -> str:
+        return f"bolt://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def running(instance: ServiceInstance) -> Iterator[ServiceInstance]:
+    """Start a private instance; always stop it and delete its data afterwards."""
+    instance.start()
+    try:
+        yield instance
+    finally:
+        try:
+            instance.stop()
+        finally:
+            instance.remove()

@@ -1,0 +1,148 @@
+"""Neo4j stopped while the server runs with RECOMMENDATIONS_SOURCE=neo4j, then started again.
+
+While it is down: recommendations are served from the loaded model and the cached popularity,
+/readyz answers 503 naming neo4j, and training fails cleanly with a failed training log. When it is
+back, everything recovers without restarting the server: readiness, training, and the new model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from analytics.models import TrainingLog
+from musicbud import graph
+from recommendations.data.loading import write_dataset
+from recommendations.data.neo4j_store import Neo4jInteractionStore
+from recommendations.data.seeding import generate_content
+from recommendations.domain import ContentType
+from tests.api.conftest import API_SPEC, FAST_ENGINE, SEEDED_USER_ID, make_user
+from tests.reliability.support import (
+    NEO4J_TEST_PASSWORD,
+    Neo4jInstance,
+    bearer,
+    database_url,
+    live_server,
+    manage,
+    process_env,
+    record_figure,
+)
+
+# A JVM start takes up to a minute here: the instance boots in the background from collection on
+# (tests/reliability/conftest.py), while the other tests run.
+_instance = Neo4jInstance()
+_boot = threading.Thread(target=_instance.start, daemon=True)
+
+
+def boot_in_background() -> None:
+    if not _boot.is_alive() and not _boot.ident:
+        _boot.start()
+
+
+@pytest.fixture(scope="module")
+def neo4j_instance() -> Iterator[Neo4jInstance]:
+    boot_in_background()
+    _boot.join(timeout=300)
+    try:
+        yield _instance
+    finally:
+        try:
+            _instance.stop()
+        finally:
+            _instance.remove()
+
+
+def wait_ready(http: httpx.Client, timeout: float = 60) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if http.get("/readyz").status_code == 200:
+            return time.monotonic() - started
+        time.sleep(0.5)
+    raise AssertionError("not ready again after Neo4j came back")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgres_settings")
+def test_a_stopped_neo4j_degrades_gracefully_and_recovers_without_a_restart(
+    neo4j_instance: Neo4jInstance, trained_model_dir: Path, tmp_path: Path
+) -> None:
+    graph_settings = {"NEO4J_URI": neo4j_instance.uri, "NEO4J_PASSWORD": NEO4J_TEST_PASSWORD,
+                      "RECOMMENDATIONS_SOURCE": "neo4j"}  # fmt: skip
+    graph.close_sync_driver()
+    with override_settings(**graph_settings):
+        store = Neo4jInteractionStore()
+        store.ensure_schema()
+        for ct in (ContentType.MOVIES, ContentType.ANIME):
+            write_dataset(store, generate_content(API_SPEC, ct), progress=False)
+        graph.close_sync_driver()
+    # Movies have a model; anime has none, so it is served from the (cached) popularity pool.
+    model_dir = tmp_path / "models"
+    shutil.copytree(trained_model_dir / "movies", model_dir / "movies")
+    make_user(SEEDED_USER_ID)
+    env = {
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "MODEL_DIR": str(model_dir),
+        "NEO4J_CONNECTION_TIMEOUT": "1",
+        "RECOMMENDATIONS_ENGINE": json.dumps(FAST_ENGINE),
+        **graph_settings,
+    }
+    train_env = process_env(DEBUG="true", **env)
+
+    with (
+        live_server(tmp_path, **env) as server,
+        httpx.Client(base_url=server.url, headers=bearer(SEEDED_USER_ID), timeout=30) as http,
+    ):
+        assert http.get("/readyz").json()["checks"]["neo4j"] == "ok"
+        before = http.get("/v1/recommendations/movies/").json()
+        assert before["source"] == "model"
+        assert http.get("/v1/recommendations/anime/").json()["items"]
+
+        neo4j_instance.stop()
+        ready = http.get("/readyz")
+        outage = [http.get("/v1/recommendations/movies/", params={"offset": n}) for n in range(1, 11)]
+        outage += [http.get("/v1/recommendations/anime/", params={"limit": 5 + n}) for n in range(5)]
+        statuses = [response.status_code for response in outage]
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["neo4j"].startswith("error")
+        assert statuses == [200] * len(outage), [r.text for r in outage if r.status_code != 200]
+        assert all(response.json()["items"] for response in outage)
+        assert outage[0].json()["model_version"] == before["model_version"]
+
+        failed = manage("train_recommendations", "--type", "movies", "--force", env=train_env)
+        assert failed.returncode != 0
+        assert "graph_unavailable" in failed.stderr
+        log = TrainingLog.objects.get()
+        assert log.status == "failed"
+        assert "GraphUnavailable" in log.error
+
+        restarted = time.monotonic()
+        neo4j_instance.start()
+        recovery_s = wait_ready(http)
+        trained = manage("train_recommendations", "--type", "movies", "--force", env=train_env)
+        assert trained.returncode == 0, trained.stderr
+        new_version = TrainingLog.objects.get(status="succeeded").model_version
+        after = http.get("/v1/recommendations/movies/", params={"limit": 3}).json()
+        assert after["model_version"] == new_version != before["model_version"]
+        assert after["items"][0]["title"]  # the catalog answers again
+        recovered_after_s = time.monotonic() - restarted
+
+    record_figure(
+        "neo4j_outage",
+        requests_during_outage=len(outage),
+        served_200=statuses.count(200),
+        errors=len(outage) - statuses.count(200),
+        readyz_during_outage=ready.status_code,
+        training_during_outage=log.status,
+        ready_after_restart_s=round(recovery_s, 1),
+        new_model_served_without_restart=True,
+        neo4j_restart_to_new_model_s=round(recovered_after_s, 1),
+    )

@@ -1,0 +1,51 @@
+"""Token cases beyond tests/api/test_auth.py (tampered signature, foreign key, expired, refresh-as-access).
+
+Here: an unsigned token ("alg": "none"), and valid tokens whose user was deactivated or deleted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import AsyncClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from tests.api.conftest import make_user
+
+pytestmark = pytest.mark.usefixtures("transactional_db", "no_models")
+URL = "/v1/recommendations/status/"
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+async def _get(token: str) -> object:
+    return await AsyncClient().get(URL, headers={"Authorization": f"Bearer {token}"})
+
+
+async def test_an_unsigned_token_is_401() -> None:
+    user = await sync_to_async(make_user)(21)
+    claims = AccessToken.for_user(user).payload
+    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(dict(claims))}."
+    response = await _get(unsigned)
+    assert response.status_code == 401  # type: ignore[attr-defined]
+    assert response.json()["error"]["code"] == "token_not_valid"  # type: ignore[attr-defined]
+
+
+async def test_the_token_of_a_deactivated_user_is_401() -> None:
+    user = await sync_to_async(make_user)(22)
+    token = str(AccessToken.for_user(user))
+    user.is_active = False
+    await sync_to_async(user.save)()
+    assert (await _get(token)).status_code == 401  # type: ignore[attr-defined]
+
+
+async def test_the_token_of_a_deleted_user_is_401() -> None:
+    user = await sync_to_async(make_user)(23)
+    token = str(AccessToken.for_user(user))
+    await sync_to_async(user.delete)()
+    assert (await _get(token)).status_code == 401  # type: ignore[attr-defined]
