@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from adrf.views import APIView
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
@@ -14,6 +13,7 @@ from rest_framework.response import Response
 from analytics.models import CONTENT_TYPE_CHOICES, EventKind
 from analytics.services import MAX_BATCH, MAX_ID_LENGTH, MAX_POSITION, recommendation_events_record
 from analytics.types import EventInput
+from musicbud.api import ApiView
 from recommendations.api.serializers import error_responses
 
 
@@ -50,7 +50,7 @@ def _user_id(request: Request) -> int:
     return user_id
 
 
-class RecommendationEventsApi(APIView):  # type: ignore[misc]  # adrf ships no type hints
+class RecommendationEventsApi(ApiView):
     """Idempotent by client_event_id per user: 201 when something new was stored, 200 when all were known.
 
     Answers 2xx only after the events are committed; a database outage is 503 and the client retries.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from adrf.views import APIView
 from asgiref.sync import sync_to_async
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotAuthenticated
@@ -14,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from analytics.models import TrainingLog
+from musicbud.api import ApiView
 from musicbud.errors import NotFound
 from recommendations import recommending, training
 from recommendations.api import serializers as s
@@ -47,7 +47,7 @@ def _page_response(page: dict[str, Any]) -> Response:
     return Response(page, headers={"X-Cache": cache_state})
 
 
-class AllRecommendationsApi(APIView):  # type: ignore[misc]  # adrf ships no type hints
+class AllRecommendationsApi(ApiView):
     @extend_schema(
         operation_id="recommendations_all",
         parameters=[s.LimitQuerySerializer],
@@ -62,7 +62,7 @@ class AllRecommendationsApi(APIView):  # type: ignore[misc]  # adrf ships no typ
         return Response(pages)
 
 
-class RecommendationsApi(APIView):  # type: ignore[misc]
+class RecommendationsApi(ApiView):
     @extend_schema(
         parameters=[
             s.PageQuerySerializer,
@@ -80,7 +80,7 @@ class RecommendationsApi(APIView):  # type: ignore[misc]
         return _page_response(page)
 
 
-class SimilarItemsApi(APIView):  # type: ignore[misc]
+class SimilarItemsApi(ApiView):
     @extend_schema(
         parameters=[s.LimitQuerySerializer],
         responses={200: s.SimilarItemsSerializer, **s.error_responses(400, 404, 503)},
@@ -92,7 +92,7 @@ class SimilarItemsApi(APIView):  # type: ignore[misc]
         return Response(await recommending.get_similar_items(content_type=ct, item_id=item_id, limit=query["limit"]))
 
 
-class ModelStatusApi(APIView):  # type: ignore[misc]
+class ModelStatusApi(ApiView):
     @extend_schema(responses={200: dict[str, Any], **s.error_responses(503)})
     async def get(self, request: Request) -> Response:
         """Model version, training time, counts and holdout metrics per content type."""
@@ -103,7 +103,7 @@ def _run_json(log: TrainingLog) -> dict[str, Any]:
     return dict(s.TrainingRunSerializer(log).data)
 
 
-class TrainModelsApi(APIView):  # type: ignore[misc]
+class TrainModelsApi(ApiView):
     permission_classes = [IsAdminUser]
 
     @extend_schema(
@@ -123,7 +123,7 @@ class TrainModelsApi(APIView):  # type: ignore[misc]
         return Response({"runs": [_run_json(log) for log in logs]}, status=202)
 
 
-class TrainingRunApi(APIView):  # type: ignore[misc]
+class TrainingRunApi(ApiView):
     permission_classes = [IsAdminUser]
 
     @extend_schema(responses={200: s.TrainingRunSerializer, **s.error_responses(403, 404)})
