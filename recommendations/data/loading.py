@@ -11,7 +11,9 @@ from ..domain import CatalogItem, ContentType, InteractionArrays
 from .arrays import take
 from .store import InteractionStore
 
-WRITE_BATCH = 20_000
+# Rows per store.write_interactions call: bigger calls mean fewer, larger write transactions (1M rows
+# seeded into Neo4j: 100k-row calls took about 2/3 of the time of 20k-row calls).
+WRITE_BATCH = 100_000
 
 
 @dataclass(frozen=True)

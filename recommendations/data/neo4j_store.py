@@ -4,13 +4,18 @@ Reads are shaped for decoding speed. The driver pays a fixed cost per record (a 
 reads, Python bookkeeping: about 100 µs here, far more than decoding a value), so every query that can
 return many rows returns ONE record of parallel lists of scalars instead: bulk extraction returns, per
 batch of items, the keys and, per item, its users, kinds, values and timestamps as lists. The lists
-become numpy arrays with one conversion per column. Writes are ``UNWIND`` batches of
-parallel lists and ``MERGE`` on the uniqueness constraints, so re-recording updates instead of duplicating.
+become numpy arrays with one conversion per column. Most of an extraction is server time and the
+server runs a query on one thread, so bulk extraction keeps ``READERS`` batch queries in flight.
+Writes are ``UNWIND`` batches of parallel lists and ``MERGE`` on the uniqueness constraints, so
+re-recording updates instead of duplicating; bulk writes run ``WRITERS`` transactions at a time.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import chain
 from typing import Any
 
@@ -23,13 +28,19 @@ from musicbud.graph import get_async_driver, get_driver
 from ..domain import CatalogItem, ContentType, InteractionArrays, InteractionKind
 from .arrays import arrays_from_columns
 from .neo4j_schema import ITEM_KEYS, REL_TYPES, GraphLabels, ensure_schema, graph_errors, kind_case, query, rel_types
+from .ordering import canonical_order, item_sort_key
 from .popularity import Window, WindowCount
-from .store import InteractionStore, RecordedInteraction
-from .validation import ALLOWED_KINDS, is_mal_type
+from .store import DEFAULT_BATCH_SIZE, InteractionStore, RecordedInteraction, plan_batches
+from .validation import ALLOWED_KINDS, is_mal_type, parse_content_type
 
 # Rows per write transaction: big enough to amortize a round trip, small enough for the heap.
 WRITE_BATCH = 20_000
 _NAN = float("nan")
+# Batch queries in flight during bulk extraction. The server runs each query on one thread and most of
+# an extraction is server time, so a second query keeps a second core busy while this process decodes.
+READERS = 2
+# Concurrent write transactions in bulk writes (disjoint users each): the same reasoning for writes.
+WRITERS = 2
 
 
 def _to_key(ct: ContentType, item_id: str) -> int | str:
@@ -121,6 +132,29 @@ class Neo4jInteractionStore(InteractionStore):
         )
 
     # --- reads ---------------------------------------------------------------------------------------
+    def iter_interactions(
+        self, content_type: ContentType | str, *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> Iterator[InteractionArrays]:
+        """As ``InteractionStore.iter_interactions``, with the next batch queries already running.
+
+        Same batches in the same order; at most ``READERS`` batches beyond the current one are held.
+        """
+        ct = parse_content_type(content_type)
+        item_ids, counts = self._item_degrees(ct)
+        order = sorted(range(len(item_ids)), key=lambda i: item_sort_key(ct)(item_ids[i]))
+        pages = plan_batches([item_ids[i] for i in order], [counts[i] for i in order], max(1, batch_size))
+        pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="neo4j-extract")
+        pending: deque[Future[InteractionArrays]] = deque()
+        try:
+            for page in pages:
+                pending.append(pool.submit(self._item_interactions, ct, page))
+                if len(pending) > READERS:
+                    yield canonical_order(ct, pending.popleft().result())
+            while pending:
+                yield canonical_order(ct, pending.popleft().result())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
     def _item_degrees(self, ct: ContentType) -> tuple[list[str], list[int]]:
         # A relationship count without a label on the far end is read from the node's degree store.
         (record,) = self._read(
@@ -130,16 +164,19 @@ class Neo4jInteractionStore(InteractionStore):
         return [_from_key(key) for key in record["keys"]], record["counts"]
 
     def _item_interactions(self, ct: ContentType, item_ids: list[str]) -> InteractionArrays:
-        records = self._read(
+        # ONE record for the whole batch (per item: its interactions as lists of scalars, collected
+        # again into lists of lists): per-record costs are paid once per batch, not once per item.
+        (record,) = self._read(
             f"UNWIND $keys AS key MATCH (m:{self._item(ct)} {{{ITEM_KEYS[ct]}: key}}) "
             f"CALL (m) {{ MATCH (m)<-[r:{self._rels(ct)}]-(u:{self._user()}) "
             f"RETURN collect(u.user_id) AS users, collect({kind_case('r')}) AS kinds, "
             "collect(coalesce(r.value, $nan)) AS values, collect(r.ts) AS ts } "
-            "RETURN key, users, kinds, values, ts",
+            "RETURN collect(key) AS keys, collect(users) AS users, collect(kinds) AS kinds, "
+            "collect(values) AS values, collect(ts) AS ts",
             keys=[_to_key(ct, item_id) for item_id in item_ids],
             nan=_NAN,
         )
-        return collected_arrays(records)
+        return collected_arrays(record)
 
     def _user_history(self, ct: ContentType, user_id: int) -> InteractionArrays:
         (record,) = self._read(self._history_query(ct), user_id=user_id, nan=_NAN)
@@ -216,37 +253,56 @@ class Neo4jInteractionStore(InteractionStore):
             users=np.unique(arrays.user_ids).tolist(),
         )
         keys = arrays.item_ids.astype(np.int64) if is_mal_type(ct) else arrays.item_ids
+        # Rows are distinct (user, item, kind) here, so concurrent transactions never write the same
+        # relationship. Lanes of disjoint users and items taken in key order keep lock conflicts rare;
+        # a deadlock is a transient error, which execute_query retries.
+        lanes = arrays.user_ids % WRITERS
+        jobs: list[tuple[InteractionKind, npt.NDArray[np.intp]]] = []
         for kind in np.unique(arrays.kinds).tolist():
-            rows = np.flatnonzero(arrays.kinds == kind)
-            for start in range(0, rows.shape[0], WRITE_BATCH):
-                chunk = rows[start : start + WRITE_BATCH]
-                # Parallel lists pack and unpack much faster than a list of maps.
-                self._write(
-                    f"UNWIND range(0, size($users) - 1) AS i "
-                    f"MATCH (u:{self._user()} {{user_id: $users[i]}}) "
-                    f"MATCH (m:{self._item(ct)} {{{ITEM_KEYS[ct]}: $keys[i]}}) "
-                    f"MERGE (u)-[r:{REL_TYPES[InteractionKind(kind)]}]->(m) "
-                    "SET r.ts = $ts[i], r.value = $values[i]",
-                    users=arrays.user_ids[chunk].tolist(),
-                    keys=keys[chunk].tolist(),
-                    ts=arrays.timestamps[chunk].tolist(),
-                    values=[None if math.isnan(v) else v for v in arrays.values[chunk].tolist()],
-                )
+            for lane in range(WRITERS):
+                rows = np.flatnonzero((arrays.kinds == kind) & (lanes == lane))
+                rows = rows[np.argsort(keys[rows], kind="stable")]
+                jobs += [
+                    (InteractionKind(kind), rows[start : start + WRITE_BATCH])
+                    for start in range(0, rows.shape[0], WRITE_BATCH)
+                ]
+
+        def write(job: tuple[InteractionKind, npt.NDArray[np.intp]]) -> None:
+            kind, chunk = job
+            # Parallel lists pack and unpack much faster than a list of maps.
+            self._write(
+                f"UNWIND range(0, size($users) - 1) AS i "
+                f"MATCH (u:{self._user()} {{user_id: $users[i]}}) "
+                f"MATCH (m:{self._item(ct)} {{{ITEM_KEYS[ct]}: $keys[i]}}) "
+                f"MERGE (u)-[r:{REL_TYPES[kind]}]->(m) "
+                "SET r.ts = $ts[i], r.value = $values[i]",
+                users=arrays.user_ids[chunk].tolist(),
+                keys=keys[chunk].tolist(),
+                ts=arrays.timestamps[chunk].tolist(),
+                values=[None if math.isnan(v) else v for v in arrays.values[chunk].tolist()],
+            )
+
+        if WRITERS == 1 or len(jobs) == 1:
+            for job in jobs:
+                write(job)
+            return
+        with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="neo4j-write") as pool:
+            for _ in pool.map(write, jobs):  # re-raises the first failure
+                pass
 
 
-def collected_arrays(records: list[neo4j.Record]) -> InteractionArrays:
-    """One record per item with its interactions as lists -> column arrays, one numpy conversion each."""
-    # Records are tuples (key, users, kinds, values, ts): transposing by position avoids a lookup by
-    # name per record and column.
-    if not records:
-        return InteractionArrays.empty()
-    keys, users, kinds, values, timestamps = zip(*records, strict=True)
+def collected_arrays(record: neo4j.Record) -> InteractionArrays:
+    """One record of parallel lists (keys; per key its users, kinds, values, timestamps as lists) -> arrays.
+
+    One numpy conversion per column, over the chained per-item lists.
+    """
+    keys, users, kinds, values, timestamps = record
     counts = [len(item_users) for item_users in users]
     total = sum(counts)
     if total == 0:
         return InteractionArrays.empty()
 
-    def column(lists: tuple[list[Any], ...], dtype: type[np.generic]) -> npt.NDArray[Any]:
+    def column(lists: list[list[Any]], dtype: type[np.generic]) -> npt.NDArray[Any]:
         return np.fromiter(chain.from_iterable(lists), dtype=dtype, count=total)
 
     return InteractionArrays(

@@ -251,7 +251,7 @@ class InteractionStore(abc.ABC):
         """Bulk upsert (imports, seeding): same semantics as ``record_interaction`` for every row.
 
         Raises ``ItemNotFound`` (and writes nothing) if a row's item is not in the catalog. Callers
-        send batches of 5k-50k rows; returns the number of distinct (user, item, kind) rows written.
+        send batches of up to ~100k rows; returns the number of distinct (user, item, kind) rows written.
         """
         ct = parse_content_type(content_type)
         validate_arrays(ct, arrays)
