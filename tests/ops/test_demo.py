@@ -1,0 +1,65 @@
+"""`make demo` on embedded defaults brings up a server whose printed curl lines work."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_make_demo_serves_and_its_printed_curl_lines_work(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "NEO4J_"))}
+    # The demo's SQLite file and models go to a temporary folder, not the developer's .data/.
+    env |= {"MUSICBUD_DATA_DIR": str(tmp_path / "data"), "PORT": str(port)}
+    log = tmp_path / "demo.log"
+    with log.open("w") as out:
+        demo = subprocess.Popen(
+            ["make", "demo", f"PORT={port}"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while "Uvicorn running" not in log.read_text() and "Application startup complete" not in log.read_text():
+            assert demo.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the demo did not start in time:\n" + log.read_text()[-3000:]
+            time.sleep(0.5)
+        text = log.read_text()
+        assert f"Serving on http://127.0.0.1:{port}" in text
+        curls = [line.strip() for line in text.splitlines() if line.strip().startswith(("TOKEN=", "curl "))]
+        assert len(curls) == 4, text
+        outputs = subprocess.run(
+            ["bash", "-c", "set -e\n" + "\n".join(f"{c}; echo" for c in curls)],
+            capture_output=True, text=True, timeout=60, check=True,
+        ).stdout.split("\n")  # fmt: skip
+        bodies = [json.loads(line) for line in outputs if line.strip()]
+        movies, every_type, similar = bodies
+        assert movies["source"] == "model"
+        assert len(movies["items"]) == 5
+        assert set(every_type) == {"movies", "manga", "anime"}
+        assert len(similar["items"]) == 5
+        assert re.fullmatch(r"\d{8}T\d{6}\d*Z-[0-9a-f]+", movies["model_version"])
+    finally:
+        os.killpg(demo.pid, signal.SIGTERM)
+        demo.wait(timeout=30)
+
+
+@pytest.fixture(autouse=True)
+def _skip_without_make() -> None:
+    if subprocess.run(["which", "make"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("make is not installed")
