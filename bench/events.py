@@ -31,7 +31,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# Run as a script, bench/ comes first on sys.path, where bench/http.py would shadow the standard library's
+# http package (httpx, urllib); the repository root replaces it.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 BENCH_DB = "musicbud_bench_events"
 BENCH_USERS = 10_000
 PASSWORD = "bench-password-" + "x" * 16
