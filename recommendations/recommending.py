@@ -18,7 +18,7 @@ from django.core.cache import cache
 
 from analytics.variants import assign_variant
 from musicbud.errors import GraphUnavailable
-from recommendations.caching import CACHE_ERRORS, PageCache
+from recommendations.caching import CACHE_ERRORS, PageCache, log_cache_error
 from recommendations.data import get_interaction_store
 from recommendations.data.validation import validate_item_id
 from recommendations.domain import CatalogItem, ContentType, InteractionArrays
@@ -84,7 +84,8 @@ async def popular_pool(content_type: ContentType) -> list[tuple[str, float]]:
     fresh_key, last_good_key = f"recs:popular:{content_type.value}", f"recs:popular-last-good:{content_type.value}"
     try:
         cached = await cache.aget(fresh_key)
-    except CACHE_ERRORS:
+    except CACHE_ERRORS as exc:
+        log_cache_error(exc)
         cached = None
     if cached is not None:
         return list(cached)
@@ -93,7 +94,8 @@ async def popular_pool(content_type: ContentType) -> list[tuple[str, float]]:
     except GraphUnavailable:
         try:
             last_good = await cache.aget(last_good_key)
-        except CACHE_ERRORS:
+        except CACHE_ERRORS as exc:
+            log_cache_error(exc)
             last_good = None
         if last_good is None:
             raise
@@ -103,8 +105,9 @@ async def popular_pool(content_type: ContentType) -> list[tuple[str, float]]:
     try:
         await cache.aset_many({fresh_key: pool}, timeout=_POPULAR_CACHE_TTL_S)
         await cache.aset(last_good_key, pool, timeout=_POPULAR_LAST_GOOD_TTL_S)
-    except CACHE_ERRORS:
-        pass  # the pool was computed; not caching it only costs the next request a query
+    except CACHE_ERRORS as exc:
+        # The pool was computed; not caching it only costs the next request a query.
+        log_cache_error(exc)
     return pool
 
 
