@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,3 +50,17 @@ async def _close_connections_opened_by_async_views() -> AsyncIterator[None]:
 def _fast_password_hashing(settings: Any) -> None:
     # PBKDF2's deliberate slowness is for attackers, not for a test suite that logs users in often.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def shared_data_dir() -> Path:
+    """Where the internal-use datasets live (never in the repository): ../shared/data or MUSICBUD_SHARED_DATA."""
+    default = Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(os.environ.get("MUSICBUD_SHARED_DATA", default))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    root = shared_data_dir()
+    if not (root / "ml-100k" / "u.data").is_file():
+        pytest.skip(f"shared data not found under {root} (set MUSICBUD_SHARED_DATA)")
+    return root

@@ -7,15 +7,11 @@ afterwards; the unprefixed graph is never touched.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
-from asgiref.sync import sync_to_async
-from django.db import connections
 
 from musicbud import graph
 from recommendations.data.loading import write_dataset
@@ -104,24 +100,3 @@ async def close_async_driver() -> AsyncIterator[None]:
     """The async driver belongs to the test's event loop: close it before the loop goes away."""
     yield
     await graph.close_async_driver()
-
-
-@pytest.fixture
-async def close_async_db_connections() -> AsyncIterator[None]:
-    """Async ORM calls run in a worker thread whose persistent connection would outlive the test
-    database (CONN_MAX_AGE): close it from that same thread."""
-    yield
-    await sync_to_async(connections.close_all)()
-
-
-def shared_data_dir() -> Path:
-    default = Path(__file__).resolve().parents[3] / "shared" / "data"
-    return Path(os.environ.get("MUSICBUD_SHARED_DATA", default))
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    root = shared_data_dir()
-    if not root.is_dir():
-        pytest.skip(f"shared data not found under {root} (set MUSICBUD_SHARED_DATA)")
-    return root

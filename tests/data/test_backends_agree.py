@@ -98,7 +98,8 @@ def test_popular_and_trending_items_are_identical(
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("close_async_driver", "close_async_db_connections")
+# (The root conftest closes the async ORM thread's connections after every test.)
+@pytest.mark.usefixtures("close_async_driver")
 async def test_async_reads_match_the_sync_reads_in_both_backends(
     orm_store: OrmInteractionStore, seeded_graph_store: Neo4jInteractionStore
 ) -> None:

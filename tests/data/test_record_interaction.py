@@ -81,7 +81,8 @@ def test_a_bulk_write_with_an_unknown_item_writes_nothing(store: InteractionStor
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("close_async_driver", "close_async_db_connections")
+# (The root conftest closes the async ORM thread's connections after every test.)
+@pytest.mark.usefixtures("close_async_driver")
 async def test_async_recording_has_the_same_semantics_in_both_backends(
     orm_store: OrmInteractionStore, graph_store: Neo4jInteractionStore
 ) -> None:

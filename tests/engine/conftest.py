@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 from recommendations.domain import InteractionArrays, InteractionKind
 from recommendations.engine.artifact import ModelArtifact, UserItems, new_version
 from recommendations.engine.config import EngineConfig
-
-
-def shared_data_dir() -> Path:
-    default = Path(__file__).resolve().parents[3] / "shared" / "data"
-    return Path(os.environ.get("MUSICBUD_SHARED_DATA", default))
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    root = shared_data_dir()
-    if not (root / "ml-100k" / "u.data").is_file():
-        pytest.skip(f"shared data not found under {root} (set MUSICBUD_SHARED_DATA)")
-    return root
 
 
 def events(rows: Sequence[tuple[int, str, InteractionKind, float | None, int]]) -> InteractionArrays:
