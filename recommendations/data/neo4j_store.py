@@ -7,21 +7,24 @@ batch of items, the keys and, per item, its users, kinds, values and timestamps 
 become numpy arrays with one conversion per column. Most of an extraction is server time and the
 server runs a query on one thread, so bulk extraction keeps ``READERS`` batch queries in flight.
 Writes are ``UNWIND`` batches of parallel lists and ``MERGE`` on the uniqueness constraints, so
-re-recording updates instead of duplicating; bulk writes run ``WRITERS`` transactions at a time.
+re-recording updates instead of duplicating; bulk writes run ``WRITERS`` transactions at a time and
+``CREATE`` the relationships of users that the same transaction creates (none can exist yet).
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from itertools import chain
 from typing import Any
 
 import neo4j
 import numpy as np
 import numpy.typing as npt
+from neo4j import exceptions as neo4j_errors
 
 from musicbud.graph import get_async_driver, get_driver
 
@@ -248,47 +251,125 @@ class Neo4jInteractionStore(InteractionStore):
         return [_from_key(r["key"]) for r in records]
 
     def _write_interactions(self, ct: ContentType, arrays: InteractionArrays) -> None:
-        self._write(
-            f"UNWIND $users AS user_id MERGE (:{self._user()} {{user_id: user_id}})",
-            users=np.unique(arrays.user_ids).tolist(),
-        )
+        # Rows are distinct (user, item, kind) here. Relationships of a user who did not exist before
+        # the transaction that creates them cannot exist yet, so they are CREATEd (about half the cost
+        # of MERGE, which must look for the relationship first): a first seeding or import takes that
+        # path. Rows of users already in the graph are MERGEd. Jobs write disjoint sets of users.
         keys = arrays.item_ids.astype(np.int64) if is_mal_type(ct) else arrays.item_ids
-        # Rows are distinct (user, item, kind) here, so concurrent transactions never write the same
-        # relationship. Lanes of disjoint users and items taken in key order keep lock conflicts rare;
-        # a deadlock is a transient error, which execute_query retries.
-        lanes = arrays.user_ids % WRITERS
-        jobs: list[tuple[InteractionKind, npt.NDArray[np.intp]]] = []
-        for kind in np.unique(arrays.kinds).tolist():
-            for lane in range(WRITERS):
-                rows = np.flatnonzero((arrays.kinds == kind) & (lanes == lane))
-                rows = rows[np.argsort(keys[rows], kind="stable")]
-                jobs += [
-                    (InteractionKind(kind), rows[start : start + WRITE_BATCH])
-                    for start in range(0, rows.shape[0], WRITE_BATCH)
-                ]
-
-        def write(job: tuple[InteractionKind, npt.NDArray[np.intp]]) -> None:
-            kind, chunk = job
-            # Parallel lists pack and unpack much faster than a list of maps.
-            self._write(
-                f"UNWIND range(0, size($users) - 1) AS i "
-                f"MATCH (u:{self._user()} {{user_id: $users[i]}}) "
-                f"MATCH (m:{self._item(ct)} {{{ITEM_KEYS[ct]}: $keys[i]}}) "
-                f"MERGE (u)-[r:{REL_TYPES[kind]}]->(m) "
-                "SET r.ts = $ts[i], r.value = $values[i]",
-                users=arrays.user_ids[chunk].tolist(),
-                keys=keys[chunk].tolist(),
-                ts=arrays.timestamps[chunk].tolist(),
-                values=[None if math.isnan(v) else v for v in arrays.values[chunk].tolist()],
-            )
-
+        known = np.asarray(self._existing_users(np.unique(arrays.user_ids).tolist()), dtype=np.int64)
+        new = ~np.isin(arrays.user_ids, known)
+        jobs: list[Callable[[], None]] = [
+            partial(self._create_new_users, ct, arrays, keys, rows)
+            for rows in whole_user_batches(arrays.user_ids, np.flatnonzero(new), WRITE_BATCH)
+        ]
+        jobs += [
+            partial(self._merge_rows, ct, kind, arrays, keys, rows)
+            for kind, rows in merge_batches(arrays, keys, np.flatnonzero(~new), WRITE_BATCH)
+        ]
         if WRITERS == 1 or len(jobs) == 1:
             for job in jobs:
-                write(job)
+                job()
             return
         with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="neo4j-write") as pool:
-            for _ in pool.map(write, jobs):  # re-raises the first failure
+            for _ in pool.map(lambda job: job(), jobs):  # re-raises the first failure
                 pass
+
+    def _existing_users(self, user_ids: list[int]) -> list[int]:
+        (record,) = self._read(
+            f"UNWIND $users AS id MATCH (u:{self._user()} {{user_id: id}}) RETURN collect(id) AS ids", users=user_ids
+        )
+        ids: list[int] = record["ids"]
+        return ids
+
+    def _create_new_users(
+        self, ct: ContentType, arrays: InteractionArrays, keys: npt.NDArray[Any], rows: npt.NDArray[np.intp]
+    ) -> None:
+        """One transaction: CREATE the users, then all their relationships (one block per kind)."""
+        users, slots = np.unique(arrays.user_ids[rows], return_inverse=True)
+        params: dict[str, Any] = {"users": users.tolist()}
+        blocks = []
+        for kind in np.unique(arrays.kinds[rows]).tolist():
+            mask = arrays.kinds[rows] == kind
+            params |= {f"{name}{kind}": column for name, column in row_params(arrays, keys, rows[mask]).items()}
+            params[f"slots{kind}"] = slots[mask].tolist()
+            rel = REL_TYPES[InteractionKind(kind)]
+            blocks.append(
+                f"CALL (created) {{ UNWIND range(0, size($slots{kind}) - 1) AS i "
+                f"WITH created[$slots{kind}[i]] AS u, i "
+                f"MATCH (m:{self._item(ct)} {{{ITEM_KEYS[ct]}: $keys{kind}[i]}}) "
+                f"CREATE (u)-[:{rel} {{ts: $ts{kind}[i], value: $values{kind}[i]}}]->(m) }}"
+            )
+        try:
+            self._write(
+                f"UNWIND $users AS id CREATE (u:{self._user()} {{user_id: id}}) WITH collect(u) AS created "
+                + " ".join(blocks),
+                **params,
+            )
+        except neo4j_errors.ConstraintError:
+            # Another writer created one of these users after we looked (the transaction was rolled
+            # back, nothing was written): upsert the rows instead.
+            for kind, kind_rows in merge_batches(arrays, keys, rows, WRITE_BATCH):
+                self._merge_rows(ct, kind, arrays, keys, kind_rows)
+
+    def _merge_rows(
+        self,
+        ct: ContentType,
+        kind: InteractionKind,
+        arrays: InteractionArrays,
+        keys: npt.NDArray[Any],
+        rows: npt.NDArray[np.intp],
+    ) -> None:
+        # Parallel lists pack and unpack much faster than a list of maps.
+        self._write(
+            f"UNWIND range(0, size($users) - 1) AS i "
+            f"MERGE (u:{self._user()} {{user_id: $users[i]}}) "
+            f"WITH u, i MATCH (m:{self._item(ct)} {{{ITEM_KEYS[ct]}: $keys[i]}}) "
+            f"MERGE (u)-[r:{REL_TYPES[kind]}]->(m) "
+            "SET r.ts = $ts[i], r.value = $values[i]",
+            users=arrays.user_ids[rows].tolist(),
+            **row_params(arrays, keys, rows),
+        )
+
+
+def row_params(arrays: InteractionArrays, keys: npt.NDArray[Any], rows: npt.NDArray[np.intp]) -> dict[str, list[Any]]:
+    """The item keys, timestamps and values of some rows as parameter lists (NaN value -> null)."""
+    return {
+        "keys": keys[rows].tolist(),
+        "ts": arrays.timestamps[rows].tolist(),
+        "values": [None if math.isnan(v) else v for v in arrays.values[rows].tolist()],
+    }
+
+
+def whole_user_batches(
+    user_ids: npt.NDArray[np.int64], rows: npt.NDArray[np.intp], size: int
+) -> Iterator[npt.NDArray[np.intp]]:
+    """``rows`` grouped by user, in batches of about ``size`` rows that never split a user."""
+    rows = rows[np.argsort(user_ids[rows], kind="stable")]
+    starts = np.flatnonzero(np.r_[True, user_ids[rows][1:] != user_ids[rows][:-1]])
+    begin = 0
+    for start in starts.tolist():
+        if start - begin >= size:
+            yield rows[begin:start]
+            begin = start
+    if begin < rows.shape[0]:
+        yield rows[begin:]
+
+
+def merge_batches(
+    arrays: InteractionArrays, keys: npt.NDArray[Any], rows: npt.NDArray[np.intp], size: int
+) -> Iterator[tuple[InteractionKind, npt.NDArray[np.intp]]]:
+    """``rows`` by kind and by lane (user id modulo WRITERS), in item-key order, in batches of ``size``.
+
+    Concurrent jobs then never write the same relationship or user, and taking items in key order keeps
+    lock conflicts rare; a deadlock is a transient error, which execute_query retries.
+    """
+    lanes = arrays.user_ids[rows] % WRITERS
+    for kind in np.unique(arrays.kinds[rows]).tolist():
+        for lane in range(WRITERS):
+            chosen = rows[(arrays.kinds[rows] == kind) & (lanes == lane)]
+            chosen = chosen[np.argsort(keys[chosen], kind="stable")]
+            for start in range(0, chosen.shape[0], size):
+                yield InteractionKind(kind), chosen[start : start + size]
 
 
 def collected_arrays(record: neo4j.Record) -> InteractionArrays:

@@ -8,7 +8,7 @@
 //
 // Usage:
 //   java [jvm opts] -cp <classpath> Neo4jServer --data-dir DIR [--host 127.0.0.1]
-//        [--port 7687] [--pagecache 256m] [--ready-file FILE]
+//        [--port 7687] [--pagecache 512m] [--ready-file FILE]
 // The password comes from the NEO4J_PASSWORD environment variable (kept out of
 // argv so it does not show up in `ps`). Empty or unset -> auth disabled.
 //
@@ -51,7 +51,7 @@ public final class Neo4jServer {
         Path dataDir = Path.of(require(opts, "data-dir")).toAbsolutePath().normalize();
         String host = opts.getOrDefault("host", "127.0.0.1");
         int port = Integer.parseInt(opts.getOrDefault("port", "7687"));
-        long pageCache = parseBytes(opts.getOrDefault("pagecache", "256m"));
+        long pageCache = parseBytes(opts.getOrDefault("pagecache", "512m"));
         Path readyFile = opts.containsKey("ready-file") ? Path.of(opts.get("ready-file")).toAbsolutePath() : null;
         String password = System.getenv().getOrDefault("NEO4J_PASSWORD", "");
         boolean authEnabled = !password.isEmpty();
@@ -84,6 +84,9 @@ public final class Neo4jServer {
                 .setConfig(GraphDatabaseSettings.auth_enabled, authEnabled)
                 // The default page cache is ~half of RAM; keep the dev server small.
                 .setConfig(GraphDatabaseSettings.pagecache_memory, pageCache)
+                // Keep the transaction logs that recovery needs and little more: the default (2 days)
+                // let the test suite and the benchmarks pile up gigabytes of logs on a dev machine.
+                .setConfig(GraphDatabaseSettings.keep_logical_logs, "256M size")
                 // No internet here: never try to phone home with usage data.
                 .setConfig(GraphDatabaseSettings.udc_enabled, false)
                 // Shut down promptly on SIGTERM even if a client left a transaction open.

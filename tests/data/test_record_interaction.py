@@ -96,3 +96,34 @@ async def test_async_recording_has_the_same_semantics_in_both_backends(
     assert orm_history.values.tolist() == [1.0]
     assert orm_history.timestamps.tolist() == [10]
     assert_same_arrays(orm_history, await graph_store.auser_history("anime", 3))
+
+
+class _BlindToExistingUsers(Neo4jInteractionStore):
+    """Sees no user as existing: what a bulk write sees when another writer creates its users meanwhile."""
+
+    def _existing_users(self, user_ids: list[int]) -> list[int]:
+        return []
+
+
+def test_a_bulk_write_whose_users_appeared_meanwhile_upserts_instead_of_duplicating(
+    graph_store: Neo4jInteractionStore,
+) -> None:
+    graph_store.upsert_catalog("movies", CATALOG)
+    graph_store.record_interaction(user_id=1, content_type="movies", item_id="tt0000001", kind=6, value=2.0)
+    racing = _BlindToExistingUsers(graph_store.labels)
+    rows = InteractionArrays(
+        user_ids=np.array([1, 1, 2], dtype=np.int64),
+        item_ids=np.array(["tt0000001", "tt0000002", "tt0000002"]),
+        kinds=np.array([6, 1, 1], dtype=np.int8),
+        values=np.array([4.0, np.nan, np.nan], dtype=np.float32),
+        timestamps=np.array([10, 20, 30], dtype=np.int64),
+    )
+    assert racing.write_interactions("movies", rows) == 3
+    stored = graph_store.all_interactions("movies")
+    assert list(zip(stored.user_ids.tolist(), stored.item_ids.tolist(), stored.kinds.tolist(), strict=True)) == [
+        (1, "tt0000001", 6),
+        (1, "tt0000002", 1),
+        (2, "tt0000002", 1),
+    ]
+    assert stored.values[0] == 4.0
+    assert stored.timestamps.tolist() == [10, 20, 30]
