@@ -17,12 +17,13 @@ from django.conf import settings
 from django.core.cache import cache
 
 from analytics.variants import assign_variant
-from musicbud.errors import GraphUnavailable
+from musicbud.errors import GraphUnavailable, MusicBudError
 from recommendations.caching import CACHE_ERRORS, PageCache, log_cache_error
 from recommendations.data import get_interaction_store
 from recommendations.data.validation import validate_item_id
 from recommendations.domain import CatalogItem, ContentType, InteractionArrays
 from recommendations.engine import History, ModelArtifact, ModelNotFound, ModelStore, Recommender
+from recommendations.engine.errors import EngineError
 from recommendations.engine.serving import REASON_BECAUSE_YOU_LIKED, REASON_POPULAR
 from recommendations.errors import ItemNotFound
 
@@ -212,11 +213,32 @@ async def get_recommendations(*, user_id: int, content_type: ContentType, limit:
 
 
 async def get_all_recommendations(*, user_id: int, limit: int) -> dict[str, Any]:
-    """The first page of every content type at once (concurrently)."""
-    pages = await asyncio.gather(
-        *(get_recommendations(user_id=user_id, content_type=ct, limit=limit, offset=0) for ct in ContentType)
+    """The first page of every content type at once (concurrently).
+
+    A type that cannot be served because a dependency is down (e.g. the graph, with no model and no
+    cached popularity for that type) does not take the others down: its page is null and its error is
+    under ``errors``. Only when no type can be served does the call fail, with the first type's error.
+    """
+    results = await asyncio.gather(
+        *(get_recommendations(user_id=user_id, content_type=ct, limit=limit, offset=0) for ct in ContentType),
+        return_exceptions=True,
     )
-    return {ct.value: page for ct, page in zip(ContentType, pages, strict=True)}
+    pages: dict[str, Any] = {}
+    errors: dict[str, dict[str, str]] = {}
+    for ct, result in zip(ContentType, results, strict=True):
+        if isinstance(result, MusicBudError | EngineError) and result.status_code >= 500:
+            pages[ct.value] = None
+            errors[ct.value] = {"code": result.code, "message": result.message}
+            logger.warning("recommendations of %s unavailable: %s", ct.value, result.code)
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            pages[ct.value] = result
+    if len(errors) == len(pages):
+        first = results[0]
+        assert isinstance(first, BaseException)
+        raise first
+    return {**pages, "errors": errors}
 
 
 async def get_similar_items(*, content_type: ContentType, item_id: str, limit: int) -> dict[str, Any]:

@@ -52,10 +52,19 @@ class RecommendationPageSerializer(serializers.Serializer[Any]):
     items = RecommendedItemSerializer(many=True)
 
 
+class TypeErrorSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(help_text="stable error code, e.g. graph_unavailable")
+    message = serializers.CharField()
+
+
 class AllRecommendationsSerializer(serializers.Serializer[Any]):
-    movies = RecommendationPageSerializer()
-    manga = RecommendationPageSerializer()
-    anime = RecommendationPageSerializer()
+    movies = RecommendationPageSerializer(allow_null=True, help_text="null when this type is unavailable")
+    manga = RecommendationPageSerializer(allow_null=True, help_text="null when this type is unavailable")
+    anime = RecommendationPageSerializer(allow_null=True, help_text="null when this type is unavailable")
+    errors = serializers.DictField(
+        child=TypeErrorSerializer(),
+        help_text="content type -> why its page is null (a dependency is down); empty when all are served",
+    )
 
 
 class SimilarItemSerializer(CatalogItemSerializer):

@@ -54,12 +54,13 @@ class AllRecommendationsApi(ApiView):
         responses={200: s.AllRecommendationsSerializer, **s.error_responses(400, 503)},
     )
     async def get(self, request: Request) -> Response:
-        """The caller's first page of recommendations of every content type."""
+        """The caller's first page of recommendations of every content type (null for a type that is down)."""
         query = _query(s.LimitQuerySerializer, request)
-        pages = await recommending.get_all_recommendations(user_id=_user_id(request), limit=query["limit"])
-        for page in pages.values():
-            page.pop("cache", None)
-        return Response(pages)
+        body = await recommending.get_all_recommendations(user_id=_user_id(request), limit=query["limit"])
+        for ct in ContentType:
+            if body[ct.value] is not None:
+                body[ct.value].pop("cache", None)
+        return Response(body)
 
 
 class RecommendationsApi(ApiView):

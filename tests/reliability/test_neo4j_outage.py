@@ -1,8 +1,9 @@
 """Neo4j stopped while the server runs with RECOMMENDATIONS_SOURCE=neo4j, then started again.
 
-While it is down: recommendations are served from the loaded model and the cached popularity,
-/readyz answers 503 naming neo4j, and training fails cleanly with a failed training log. When it is
-back, everything recovers without restarting the server: readiness, training, and the new model.
+While it is down: recommendations are served from the loaded model and the cached popularity (the
+all-types call leaves out only the type that has neither), /readyz answers 503 naming neo4j, and
+training fails cleanly with a failed training log. When it is back, everything recovers without
+restarting the server: readiness, training, and the new model.
 """
 
 from __future__ import annotations
@@ -116,6 +117,14 @@ def test_a_stopped_neo4j_degrades_gracefully_and_recovers_without_a_restart(
         assert statuses == [200] * len(outage), [r.text for r in outage if r.status_code != 200]
         assert all(response.json()["items"] for response in outage)
         assert outage[0].json()["model_version"] == before["model_version"]
+        # Manga has neither a model nor cached popularity: only its page is missing from the all-types call.
+        every_type = http.get("/v1/recommendations/", params={"limit": 3})
+        assert every_type.status_code == 200, every_type.text
+        assert every_type.json()["movies"]["source"] == "model"
+        assert every_type.json()["anime"]["items"]
+        assert every_type.json()["manga"] is None
+        assert every_type.json()["errors"]["manga"]["code"] == "graph_unavailable"
+        assert set(every_type.json()["errors"]) == {"manga"}
 
         failed = manage("train_recommendations", "--type", "movies", "--force", env=train_env)
         assert failed.returncode != 0
