@@ -52,19 +52,23 @@ class RecommendationPageSerializer(serializers.Serializer[Any]):
     items = RecommendedItemSerializer(many=True)
 
 
-class TypeErrorSerializer(serializers.Serializer[Any]):
+class ContentTypeErrorSerializer(serializers.Serializer[Any]):
     code = serializers.CharField(help_text="stable error code, e.g. graph_unavailable")
     message = serializers.CharField()
 
 
 class AllRecommendationsSerializer(serializers.Serializer[Any]):
-    movies = RecommendationPageSerializer(allow_null=True, help_text="null when this type is unavailable")
-    manga = RecommendationPageSerializer(allow_null=True, help_text="null when this type is unavailable")
-    anime = RecommendationPageSerializer(allow_null=True, help_text="null when this type is unavailable")
-    errors = serializers.DictField(
-        child=TypeErrorSerializer(),
-        help_text="content type -> why its page is null (a dependency is down); empty when all are served",
-    )
+    # Fields built in get_fields: a declared attribute named ``errors`` would shadow Serializer.errors.
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields: dict[str, serializers.Field[Any, Any, Any, Any]] = {
+            ct.value: RecommendationPageSerializer(allow_null=True, help_text="null when this type is unavailable")
+            for ct in ContentType
+        }
+        fields["errors"] = serializers.DictField(
+            child=ContentTypeErrorSerializer(),
+            help_text="content type -> why its page is null (a dependency is down); empty when all are served",
+        )
+        return fields
 
 
 class SimilarItemSerializer(CatalogItemSerializer):
