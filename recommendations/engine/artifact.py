@@ -97,7 +97,7 @@ class ModelArtifact:
     @cached_property
     def config(self) -> EngineConfig:
         """The settings the model was trained with (fold-in must weight events the same way)."""
-        return EngineConfig.from_overrides(self.metadata["config"])
+        return EngineConfig.from_saved(self.metadata["config"])
 
     @property
     def rating_scale(self) -> float:

@@ -24,6 +24,10 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
+# Settings older models may carry in their metadata. Popularity moved to engine/popularity.py.
+RETIRED_SETTINGS = frozenset({"popularity_window_days", "popularity_half_life_days", "trending_window_days"})
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     # --- How much one interaction says about a user's taste (training sample weight) ---
@@ -70,13 +74,8 @@ class EngineConfig:
     # still be recommended (and found by similar items) before anyone interacts with it.
     cold_items_from_genres: bool = True
     random_seed: int = 42
-
-    # --- Popularity (fallback for cold users, and the baseline in evaluation) ---
-    # Counted relative to the newest interaction in the data, not the wall clock, so an old dump
-    # still yields a meaningful ranking.
-    popularity_window_days: float = 365.0
-    popularity_half_life_days: float = 90.0
-    trending_window_days: float = 7.0
+    # Popularity and trending are not configured here: they are one fixed definition shared with the
+    # data service (engine/popularity.py), so the popular list is the same with a model and without.
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -106,7 +105,6 @@ class EngineConfig:
                 raise InvalidConfig(f"{name} must be >= 0")
         positive = (
             "no_components", "epochs", "learning_rate", "max_sampled", "num_threads",
-            "popularity_window_days", "popularity_half_life_days", "trending_window_days",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:
@@ -118,8 +116,6 @@ class EngineConfig:
         if self.loss == "warp-kos":
             # LightFM cannot combine k-OS with sample weights, and weights are how interaction kinds differ.
             raise InvalidConfig("loss 'warp-kos' does not support interaction weights")
-        if self.trending_window_days >= self.popularity_window_days:
-            raise InvalidConfig("trending_window_days must be shorter than popularity_window_days")
 
     @classmethod
     def from_overrides(cls, overrides: Mapping[str, Any] | None) -> EngineConfig:
@@ -130,6 +126,11 @@ class EngineConfig:
         if unknown:
             raise InvalidConfig(f"unknown engine setting {unknown[0]!r}")
         return cls(**overrides)
+
+    @classmethod
+    def from_saved(cls, saved: Mapping[str, Any]) -> EngineConfig:
+        """The config stored with a model, less settings that no longer exist (older models stay servable)."""
+        return cls.from_overrides({name: value for name, value in saved.items() if name not in RETIRED_SETTINGS})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

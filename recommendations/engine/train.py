@@ -155,6 +155,7 @@ def train_model(
     artifact = _assemble(
         matrix,
         fitted,
+        arrays,
         genre_names=genre_names,
         config=config,
         n_positives=interactions.nnz,
@@ -171,6 +172,7 @@ def train_model(
 def _assemble(
     matrix: InteractionMatrix,
     fitted: FittedFactors,
+    arrays: InteractionArrays,
     *,
     genre_names: npt.NDArray[np.str_],
     config: EngineConfig,
@@ -180,6 +182,8 @@ def _assemble(
 ) -> ModelArtifact:
     trained_at = trained_at or datetime.now(UTC)
     seen = matrix.seen
+    # Every event counts for popularity (not only the deduplicated pairs), as in the data service.
+    event_items = np.searchsorted(matrix.item_ids, arrays.item_ids)
     metadata: dict[str, Any] = {
         "version": new_version(trained_at),
         "trained_at": trained_at.isoformat(),
@@ -205,18 +209,8 @@ def _assemble(
         item_factors=fitted.item_factors,
         item_biases=fitted.item_biases,
         item_norms=np.linalg.norm(fitted.item_factors, axis=1).astype(np.float32),
-        popularity=popularity_scores(
-            seen,
-            matrix.seen_timestamps,
-            window_days=config.popularity_window_days,
-            half_life_days=config.popularity_half_life_days,
-        ),
-        trending=trending_scores(
-            seen,
-            matrix.seen_timestamps,
-            recent_days=config.trending_window_days,
-            window_days=config.popularity_window_days,
-        ),
+        popularity=popularity_scores(event_items, arrays.kinds, arrays.timestamps, matrix.shape[1]),
+        trending=trending_scores(event_items, arrays.kinds, arrays.timestamps, matrix.shape[1]),
         seen=UserItems(
             indptr=seen.indptr.astype(np.int64),
             indices=seen.indices.astype(np.int32),

@@ -136,3 +136,11 @@ def test_old_versions_are_pruned_keeping_the_newest(tmp_path: Path) -> None:
 def test_saved_files_are_not_group_or_world_writable(tmp_path: Path) -> None:
     folder = save_artifact(artifact(), tmp_path, "movies")
     assert all(not (os.stat(p).st_mode & 0o022) for p in folder.iterdir())
+
+
+def test_a_model_saved_with_since_retired_settings_still_loads_its_config(tmp_path: Path) -> None:
+    folder = save_artifact(artifact(), tmp_path, "movies")
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["config"] |= {"popularity_window_days": 365.0, "popularity_half_life_days": 90.0}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    assert load_artifact(folder).config.weight_liked == meta["config"]["weight_liked"]
