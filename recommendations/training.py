@@ -35,6 +35,7 @@ from recommendations.engine.evaluation import (
     random_split,
     time_split,
 )
+from recommendations.engine.train import EpochCallback
 
 logger = logging.getLogger(__name__)
 
@@ -127,10 +128,12 @@ def train_content_type(
     force: bool = False,
     log: TrainingLog | None = None,
     progress: Progress | None = None,
+    on_epoch: EpochCallback | None = None,
 ) -> TrainingLog:
     """Train, evaluate, save and log one content type's model; returns the finished TrainingLog.
 
     ``log`` is a run already acquired by ``start_training_runs``; otherwise the lock is taken here.
+    ``progress`` hears each stage, ``on_epoch`` each epoch of the final fit.
     Raises TrainingLocked when another run holds the type. Any failure is recorded on the log
     (status failed, with the error) and then raised.
     """
@@ -151,7 +154,7 @@ def train_content_type(
         holdout = _evaluate_holdout(arrays, catalog, config)
         report, auc = holdout if holdout is not None else (None, None)
         say("fitting on all interactions")
-        artifact = train_model(arrays, catalog, config)
+        artifact = train_model(arrays, catalog, config, on_epoch=on_epoch)
         if report is not None:
             artifact.metadata["metrics"] = {**report.summary(), "auc": None if auc is None else round(auc, 5)}
         artifact.metadata["counts"]["interactions"] = len(arrays)

@@ -10,7 +10,7 @@ import dataclasses
 import importlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import ModuleType
@@ -48,8 +48,27 @@ class FittedFactors:
     fit_seconds: float
 
 
+# Called after each training epoch with (epochs done, epochs in all).
+EpochCallback = Callable[[int, int], None]
+
+
+def _reporting_epochs(on_epoch: EpochCallback) -> Callable[..., Iterator[int]]:
+    # LightFM runs all epochs in one call, iterating ``self._progress(epochs, verbose)``: the one point
+    # between epochs it lets us in at. (tests/engine/test_train.py notices if an upgrade removes it.)
+    def epochs(n: int, verbose: bool = False) -> Iterator[int]:
+        for epoch in range(n):
+            yield epoch
+            on_epoch(epoch + 1, n)
+
+    return epochs
+
+
 def fit_factors(
-    interactions: sp.coo_matrix, config: EngineConfig, item_features: sp.csr_matrix | None = None
+    interactions: sp.coo_matrix,
+    config: EngineConfig,
+    item_features: sp.csr_matrix | None = None,
+    *,
+    on_epoch: EpochCallback | None = None,
 ) -> FittedFactors:
     """Fit LightFM and return per-item representations (sums of feature embeddings) and user factors."""
     lightfm = load_lightfm()
@@ -62,6 +81,8 @@ def fit_factors(
         max_sampled=config.max_sampled,
         random_state=config.random_seed,
     )
+    if on_epoch is not None:
+        model._progress = _reporting_epochs(on_epoch)  # shadows the static method for this model only
     started = time.perf_counter()
     # The weights are both the interaction values and the sample weights: WARP reads positives from
     # the former and scales each update by the latter.
@@ -133,6 +154,7 @@ def train_model(
     config: EngineConfig,
     *,
     trained_at: datetime | None = None,
+    on_epoch: EpochCallback | None = None,
 ) -> ModelArtifact:
     """Train on all interactions of one content type; the catalog supplies genres and cold items."""
     started = time.perf_counter()
@@ -149,7 +171,7 @@ def train_model(
     features, genre_names = (None, np.empty(0, dtype=np.str_))
     if config.use_item_features:
         features, genre_names = item_feature_matrix(matrix.item_ids, catalog)
-    fitted = fit_factors(interactions, config, features)
+    fitted = fit_factors(interactions, config, features, on_epoch=on_epoch)
     if not config.use_item_features and config.cold_items_from_genres:
         fitted = genre_cold_start(fitted, matrix.item_ids, interactions, catalog)
     artifact = _assemble(

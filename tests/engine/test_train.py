@@ -36,6 +36,13 @@ def test_training_recovers_each_users_taste_cluster() -> None:
     assert np.mean(in_cluster) >= 0.9
 
 
+def test_each_epoch_is_reported_as_it_ends() -> None:
+    reported: list[tuple[int, int]] = []
+    config = EngineConfig.from_overrides({"no_components": 4, "epochs": 4, "num_threads": 1})
+    train_model(clustered_interactions(), [], config, on_epoch=lambda done, total: reported.append((done, total)))
+    assert reported == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
 def test_the_artifact_records_counts_config_and_rating_scale() -> None:
     artifact = train_model(clustered_interactions(), [], FAST)
     assert artifact.metadata["counts"]["users"] == 60

@@ -47,6 +47,12 @@ def test_training_all_types_writes_models_and_succeeded_logs(engine: Path, capsy
     out = capsys.readouterr().out
     assert "[movies] extracting interactions" in out
     assert "[anime] saved model" in out
+    # Not a terminal here: a line per tenth of the epochs (every epoch, with 3) instead of a bar.
+    assert [line for line in out.splitlines() if line.startswith("[manga] epoch")] == [
+        "[manga] epoch 1/3",
+        "[manga] epoch 2/3",
+        "[manga] epoch 3/3",
+    ]
     logs = list(TrainingLog.objects.order_by("content_type"))
     assert [(log.content_type, log.status, log.triggered_by) for log in logs] == [
         ("anime", "succeeded", "cli"),

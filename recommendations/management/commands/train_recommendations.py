@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
 
 from musicbud.errors import MusicBudError
 from recommendations.domain import ContentType
 from recommendations.engine import EngineError
+from recommendations.engine.train import EpochCallback
 from recommendations.training import notify_admins_of_failure, train_content_type
 
 
@@ -32,9 +37,14 @@ class Command(BaseCommand):
                 self.stdout.write(f"[{ct.value}] {message}")
 
             try:
-                log = train_content_type(
-                    content_type, triggered_by=options["triggered_by"], force=options["force"], progress=say
-                )
+                with self.epoch_progress(content_type) as on_epoch:
+                    log = train_content_type(
+                        content_type,
+                        triggered_by=options["triggered_by"],
+                        force=options["force"],
+                        progress=say,
+                        on_epoch=on_epoch,
+                    )
             except (MusicBudError, EngineError) as exc:
                 failures.append(f"{content_type.value}: {exc.code}: {exc}")
                 self.stderr.write(f"[{content_type.value}] failed: {exc}")
@@ -45,3 +55,24 @@ class Command(BaseCommand):
             if options["email_on_failure"]:
                 notify_admins_of_failure(message)
             raise CommandError(message)
+
+    @contextmanager
+    def epoch_progress(self, content_type: ContentType) -> Iterator[EpochCallback]:
+        """A progress bar over the epochs (on stderr) on a terminal; otherwise (cron, logs) a line per tenth."""
+        bar: tqdm | None = None
+        interactive = sys.stderr.isatty()
+
+        def on_epoch(done: int, total: int) -> None:
+            nonlocal bar
+            if interactive:
+                if bar is None:
+                    bar = tqdm(total=total, desc=f"[{content_type.value}] epochs", unit="epoch", file=sys.stderr)
+                bar.update(1)
+            elif done == total or done % max(1, total // 10) == 0:
+                self.stdout.write(f"[{content_type.value}] epoch {done}/{total}")
+
+        try:
+            yield on_epoch
+        finally:
+            if bar is not None:
+                bar.close()
