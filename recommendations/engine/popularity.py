@@ -121,8 +121,10 @@ def popularity_scores(
     scores = np.zeros(n_items, dtype=np.float64)
     for kind, (counts, stamp_sums) in _window_sums(items, kinds, timestamps, n_items, window).items():
         scores += kind_weight(kind) * decayed_count(counts, stamp_sums, window)
-    event_weights = np.array([kind_weight(k) for k in kinds.tolist()], dtype=np.float64)
-    all_time = np.bincount(items, weights=event_weights, minlength=n_items)
+    weight_of_kind = np.zeros(max(int(k) for k in InteractionKind) + 1, dtype=np.float64)
+    for kind, weight in KIND_WEIGHTS.items():
+        weight_of_kind[int(kind)] = weight
+    all_time = np.bincount(items, weights=weight_of_kind[kinds], minlength=n_items)
     inside = scores > 0
     smallest = float(scores[inside].min()) if inside.any() else 1.0
     tail = all_time * (0.5 * smallest / (all_time.max(initial=0.0) + 1.0))
