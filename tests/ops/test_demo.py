@@ -51,7 +51,8 @@ def test_make_demo_serves_and_its_printed_curl_lines_work(tmp_path: Path) -> Non
         movies, every_type, similar = bodies
         assert movies["source"] == "model"
         assert len(movies["items"]) == 5
-        assert set(every_type) == {"movies", "manga", "anime"}
+        assert set(every_type) == {"movies", "manga", "anime", "errors"}
+        assert every_type["errors"] == {}
         assert len(similar["items"]) == 5
         assert re.fullmatch(r"\d{8}T\d{6}\d*Z-[0-9a-f]+", movies["model_version"])
     finally:
