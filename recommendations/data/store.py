@@ -179,30 +179,6 @@ class InteractionStore(abc.ABC):
             limit=_limit(limit),
         )
 
-    async def atrending_items(
-        self,
-        content_type: ContentType | str,
-        *,
-        limit: int = 50,
-        recent_days: float = popularity.TRENDING_RECENT_DAYS,
-        baseline_days: float = popularity.TRENDING_BASELINE_DAYS,
-        now: int | None = None,
-    ) -> list[ScoredItem]:
-        ct = parse_content_type(content_type)
-        end = await self._anewest_timestamp(ct) if now is None else int(now)
-        if end is None:
-            return []
-        recent, baseline = Window.ending_at(end, recent_days), Window.ending_at(end, baseline_days)
-        kinds = self._counted_kinds(ct)
-        return popularity.trending_from_counts(
-            ct,
-            await self._awindow_counts(ct, recent, kinds),
-            await self._awindow_counts(ct, baseline, kinds),
-            recent_window=recent,
-            baseline_window=baseline,
-            limit=_limit(limit),
-        )
-
     # --- writes --------------------------------------------------------------------------------------
     def record_interaction(
         self,
