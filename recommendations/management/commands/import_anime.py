@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from recommendations.data.importers import ImportReport, import_anime
+from recommendations.data.store import InteractionStore
 
-from musicbud.errors import MusicBudError
-from recommendations.data import get_interaction_store
-from recommendations.data.importers import import_anime
+from ._importing import ImportCommand
 
 
-class Command(BaseCommand):
+class Command(ImportCommand):
     help = "Import the Kaggle MyAnimeList data (anime.csv + rating.csv) into the configured store."
+    path_help = "folder holding anime.csv and rating.csv"
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("path", type=Path, help="folder holding anime.csv and rating.csv")
-        parser.add_argument("--user-offset", type=int, default=0, help="added to every user id of the dataset")
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            report = import_anime(
-                get_interaction_store(),
-                options["path"],
-                user_offset=options["user_offset"],
-                progress=options["verbosity"] > 0,
-            )
-        except MusicBudError as exc:
-            raise CommandError(f"{exc.code}: {exc.message}") from exc
-        self.stdout.write(
-            f"{report.content_type.value}: {report.items} items, {report.interactions} interactions, "
-            f"{report.skipped} rows skipped"
-        )
+    def importer(self, store: InteractionStore, path: Path, *, user_offset: int, progress: bool) -> ImportReport:
+        return import_anime(store, path, user_offset=user_offset, progress=progress)
