@@ -55,6 +55,13 @@ def movielens_item_id(movielens_id: int) -> str:
     return f"tt{MOVIELENS_IMDB_BASE + movielens_id}"
 
 
+def _dataset_folder(path: Path) -> Path:
+    """The folder of a dataset given as the folder or as any file in it."""
+    if not path.exists():
+        raise InvalidDataset(f"{path} does not exist.", path=str(path))
+    return path if path.is_dir() else path.parent
+
+
 def _require(folder: Path, *names: str) -> list[Path]:
     paths = [folder / name for name in names]
     missing = [p.name for p in paths if not p.is_file()]
@@ -109,7 +116,7 @@ def _movielens_items(folder: Path) -> tuple[dict[int, CatalogItem], npt.NDArray[
 
 def read_movielens(path: Path, *, user_offset: int = 0) -> tuple[ContentDataset, int]:
     """The dataset at ``path`` (a folder, or any file in it) and the number of rows skipped."""
-    folder = path if path.is_dir() else path.parent
+    folder = _dataset_folder(path)
     catalog, ratings, _ = _movielens_items(folder)
     users, movies, scores, timestamps = ratings.T
     known = np.isin(movies, np.fromiter(catalog, dtype=np.int64)) & (scores >= 1) & (scores <= 5)
@@ -124,7 +131,7 @@ def read_movielens(path: Path, *, user_offset: int = 0) -> tuple[ContentDataset,
 
 
 def read_anime(path: Path, *, user_offset: int = 0) -> tuple[ContentDataset, int]:
-    folder = path if path.is_dir() else path.parent
+    folder = _dataset_folder(path)
     anime_path, rating_path = _require(folder, "anime.csv", "rating.csv")
     catalog = []
     with anime_path.open(encoding="utf-8", newline="") as handle:

@@ -67,6 +67,8 @@ def test_a_folder_without_the_files_or_with_garbage_is_an_invalid_dataset(tmp_pa
         read_movielens(tmp_path)
     with pytest.raises(CommandError, match="invalid_dataset"):
         call_command("import_anime", str(tmp_path), verbosity=0)
+    with pytest.raises(CommandError, match="invalid_dataset: .*/missing does not exist"):
+        call_command("import_movielens", str(tmp_path / "missing"), verbosity=0)
 
 
 def _shared(shared_data: Path, folder: str, marker: str) -> Path:
