@@ -67,7 +67,7 @@ def test_a_folder_without_the_files_or_with_garbage_is_an_invalid_dataset(tmp_pa
         read_movielens(tmp_path)
     with pytest.raises(CommandError, match="invalid_dataset"):
         call_command("import_anime", str(tmp_path), verbosity=0)
-    with pytest.raises(CommandError, match="invalid_dataset: .*/missing does not exist"):
+    with pytest.raises(CommandError, match=r"invalid_dataset: .*/missing does not exist"):
         call_command("import_movielens", str(tmp_path / "missing"), verbosity=0)
 
 
