@@ -8,7 +8,7 @@
 //
 // Usage:
 //   java [jvm opts] -cp <classpath> Neo4jServer --data-dir DIR [--host 127.0.0.1]
-//        [--port 7687] [--pagecache 512m] [--ready-file FILE]
+//        [--port 7687] [--pagecache 1g] [--ready-file FILE]
 // The password comes from the NEO4J_PASSWORD environment variable (kept out of
 // argv so it does not show up in `ps`). Empty or unset -> auth disabled.
 //
@@ -51,7 +51,7 @@ public final class Neo4jServer {
         Path dataDir = Path.of(require(opts, "data-dir")).toAbsolutePath().normalize();
         String host = opts.getOrDefault("host", "127.0.0.1");
         int port = Integer.parseInt(opts.getOrDefault("port", "7687"));
-        long pageCache = parseBytes(opts.getOrDefault("pagecache", "512m"));
+        long pageCache = parseBytes(opts.getOrDefault("pagecache", "1g"));
         Path readyFile = opts.containsKey("ready-file") ? Path.of(opts.get("ready-file")).toAbsolutePath() : null;
         String password = System.getenv().getOrDefault("NEO4J_PASSWORD", "");
         boolean authEnabled = !password.isEmpty();

@@ -18,9 +18,10 @@
 #   NEO4J_PASSWORD       password of user "neo4j" [musicbud-dev-password];
 #                        set it to the empty string to disable auth
 #   NEO4J_HEAP           JVM -Xms/-Xmx [1g]
-#   NEO4J_PAGECACHE      Neo4j page cache size [512m]
-#                        (as docker-compose.yml; bench/extract.py seeds 1M interactions
-#                        in ~38 s with these, ~54 s with 512m/256m: bulk writes are GC-bound)
+#   NEO4J_PAGECACHE      Neo4j page cache size [1g]
+#                        (as docker-compose.yml. bench/extract.py seeds 1M interactions in
+#                        ~38 s with 1g heap, ~54 s with 512m: bulk writes are GC-bound; and a
+#                        dev store that tests keep filling and wiping outgrows a 512m page cache)
 #   NEO4J_START_TIMEOUT  seconds to wait for Bolt on start [180]
 #   NEO4J_STOP_TIMEOUT   seconds to wait for a clean exit before SIGKILL [60]
 #   NEO4J_JAVA_OPTS      extra JVM options, whitespace separated [empty]
@@ -43,7 +44,7 @@ NEO4J_LOG="${NEO4J_LOG:-$STATE_DIR/neo4j.log}"
 # "-" rather than ":-": an explicitly empty NEO4J_PASSWORD means "auth disabled".
 NEO4J_PASSWORD="${NEO4J_PASSWORD-musicbud-dev-password}"
 NEO4J_HEAP="${NEO4J_HEAP:-1g}"
-NEO4J_PAGECACHE="${NEO4J_PAGECACHE:-512m}"
+NEO4J_PAGECACHE="${NEO4J_PAGECACHE:-1g}"
 NEO4J_START_TIMEOUT="${NEO4J_START_TIMEOUT:-180}"
 NEO4J_STOP_TIMEOUT="${NEO4J_STOP_TIMEOUT:-60}"
 NEO4J_JAVA_OPTS="${NEO4J_JAVA_OPTS:-}"
