@@ -40,17 +40,23 @@ class Line:
     points: tuple[Point, ...]
 
 
-@dataclass(frozen=True)
-class LineChart:
+@dataclass(frozen=True, kw_only=True)
+class ChartFrame:
+    """What every chart draws the same way (templates/analytics/charts/_frame.html): title, y grid, size."""
+
     title: str
-    lines: tuple[Line, ...]
-    x_ticks: tuple[Tick, ...]
     y_ticks: tuple[Tick, ...]
     width: int = WIDTH
     height: int = HEIGHT
     left: int = _LEFT
     right_edge: int = WIDTH - _RIGHT
     bottom: int = HEIGHT - _BOTTOM
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineChart(ChartFrame):
+    lines: tuple[Line, ...]
+    x_ticks: tuple[Tick, ...]
 
     @property
     def empty(self) -> bool:
@@ -67,16 +73,9 @@ class Bar:
     value: str
 
 
-@dataclass(frozen=True)
-class BarChart:
-    title: str
+@dataclass(frozen=True, kw_only=True)
+class BarChart(ChartFrame):
     bars: tuple[Bar, ...]
-    y_ticks: tuple[Tick, ...]
-    width: int = WIDTH
-    height: int = HEIGHT
-    left: int = _LEFT
-    right_edge: int = WIDTH - _RIGHT
-    bottom: int = HEIGHT - _BOTTOM
 
     @property
     def empty(self) -> bool:

@@ -56,6 +56,16 @@ class RecommendationEvent(models.Model):
         return f"{self.event} {self.content_type}:{self.item_id} by {self.user_id}"
 
 
+def click_through_rate(*, clicks: int, impressions: int) -> float:
+    """DailyMetric.ctr, and the dashboard's: clicks per impression (0 without impressions)."""
+    return clicks / impressions if impressions else 0.0
+
+
+def engagement_rate(*, clicks: int, likes: int, impressions: int) -> float:
+    """DailyMetric.engagement_rate, and the dashboard's: clicks and likes per impression."""
+    return (clicks + likes) / impressions if impressions else 0.0
+
+
 class DailyMetric(models.Model):
     """Rollup of one day's events for one content type and A/B variant (recomputed idempotently)."""
 

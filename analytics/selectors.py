@@ -14,7 +14,14 @@ from typing import Any, Literal
 
 from django.db.models import Count, F, Q, Sum
 
-from analytics.models import DailyMetric, EventKind, RecommendationEvent, TrainingLog
+from analytics.models import (
+    DailyMetric,
+    EventKind,
+    RecommendationEvent,
+    TrainingLog,
+    click_through_rate,
+    engagement_rate,
+)
 
 
 @dataclass(frozen=True)
@@ -27,11 +34,11 @@ class EventCounts:
 
     @property
     def ctr(self) -> float:
-        return self.clicks / self.impressions if self.impressions else 0.0
+        return click_through_rate(clicks=self.clicks, impressions=self.impressions)
 
     @property
     def engagement_rate(self) -> float:
-        return (self.clicks + self.likes) / self.impressions if self.impressions else 0.0
+        return engagement_rate(clicks=self.clicks, likes=self.likes, impressions=self.impressions)
 
 
 _COUNTS = {
@@ -81,11 +88,11 @@ class DayRates:
 
     @property
     def ctr(self) -> float:
-        return self.clicks / self.impressions if self.impressions else 0.0
+        return click_through_rate(clicks=self.clicks, impressions=self.impressions)
 
     @property
     def engagement_rate(self) -> float:
-        return (self.clicks + self.likes) / self.impressions if self.impressions else 0.0
+        return engagement_rate(clicks=self.clicks, likes=self.likes, impressions=self.impressions)
 
 
 def daily_rates(*, since: date, until: date, by: Literal["content_type", "variant"]) -> dict[str, list[DayRates]]:

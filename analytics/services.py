@@ -17,7 +17,14 @@ from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
 from analytics.errors import EventsUnavailable, InvalidEvent
-from analytics.models import CONTENT_TYPE_CHOICES, DailyMetric, EventKind, RecommendationEvent
+from analytics.models import (
+    CONTENT_TYPE_CHOICES,
+    DailyMetric,
+    EventKind,
+    RecommendationEvent,
+    click_through_rate,
+    engagement_rate,
+)
 from analytics.types import EventInput, EventsRecorded, FeedbackEvent
 from analytics.variants import assign_variant
 from recommendations.data.validation import validate_item_id
@@ -236,8 +243,8 @@ def daily_metrics_aggregate(*, day: date) -> list[DailyMetric]:
                 dislikes=group["dislikes"],
                 skips=group["skips"],
                 distinct_users=group["distinct_users"],
-                ctr=group["clicks"] / impressions if impressions else 0.0,
-                engagement_rate=(group["clicks"] + group["likes"]) / impressions if impressions else 0.0,
+                ctr=click_through_rate(clicks=group["clicks"], impressions=impressions),
+                engagement_rate=engagement_rate(clicks=group["clicks"], likes=group["likes"], impressions=impressions),
                 mean_click_position=group["mean_click_position"],
                 click_positions=positions.get((group["content_type"], group["variant"]), {}),
                 computed_at=now,

@@ -38,7 +38,7 @@ from ..domain import InteractionKind
 DAY_S = 86_400
 # A year, fading linearly: on MovieLens 100K (time split) this list scores ndcg@10 0.118, against 0.098
 # for a 90-day window and 0.112 for the exponential decay (half-life 90 days) used before
-# (.venv/bin/python bench/evaluate_real.py).
+# (.venv/bin/python bench/evaluate_real.py, with this constant set to each window in turn).
 POPULAR_WINDOW_DAYS = 365
 TRENDING_RECENT_DAYS = 7
 TRENDING_BASELINE_DAYS = 90
