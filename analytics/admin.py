@@ -1,4 +1,4 @@
-"""Admin for analytics: read-only event and metric lists, the metrics dashboard, training runs."""
+"""Admin for analytics: read-only event and metric lists, and the metrics dashboard."""
 
 from __future__ import annotations
 
@@ -7,26 +7,18 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, path
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from analytics.dashboard import MAX_DAYS, build_dashboard
-from analytics.models import (
-    CONTENT_TYPE_CHOICES,
-    DailyMetric,
-    EventKind,
-    RecommendationEvent,
-    TrainingLog,
-    TrainingStatus,
-)
+from analytics.models import DailyMetric, EventKind, RecommendationEvent
 from analytics.services import daily_metrics_aggregate
-from analytics.variants import CONTROL, current_experiment
-from musicbud.errors import MusicBudError
+from musicbud.admin_base import ReadOnlyAdmin, badge
+from recommendations.experiments import CONTROL, current_experiment
 
 EVENT_COLORS = {
     EventKind.VIEW: "#6b7280",
@@ -35,34 +27,6 @@ EVENT_COLORS = {
     EventKind.DISLIKE: "#dc2626",
     EventKind.SKIP: "#ca8a04",
 }
-STATUS_COLORS = {
-    TrainingStatus.RUNNING: "#2563eb",
-    TrainingStatus.SUCCEEDED: "#16a34a",
-    TrainingStatus.FAILED: "#dc2626",
-    TrainingStatus.SKIPPED: "#6b7280",
-}
-
-
-def badge(text: str, color: str) -> SafeString:
-    return format_html(
-        '<span class="analytics-badge" style="background:{};color:#fff;padding:1px 8px;border-radius:9px;'
-        'font-size:11px;white-space:nowrap">{}</span>',
-        color,
-        text,
-    )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin[Any]):
-    """Rows written only by the application: staff look, never edit."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 class VariantFilter(admin.SimpleListFilter):
@@ -179,95 +143,3 @@ class DailyMetricAdmin(ReadOnlyAdmin):
             "dashboard": build_dashboard(days=days, today=timezone.now().date()),
         }
         return TemplateResponse(request, "admin/analytics/dashboard.html", context)
-
-
-class StartTrainingForm(forms.Form):
-    content_types = forms.MultipleChoiceField(choices=CONTENT_TYPE_CHOICES, widget=forms.CheckboxSelectMultiple)
-
-
-@admin.register(TrainingLog)
-class TrainingLogAdmin(ReadOnlyAdmin):
-    change_list_template = "admin/analytics/traininglog/change_list.html"
-    list_display = (
-        "started_at",
-        "content_type",
-        "status_badge",
-        "duration",
-        "users",
-        "items",
-        "interactions",
-        "auc",
-        "precision_at_k",
-        "recall_at_k",
-        "ndcg_at_k",
-        "k",
-        "model_version",
-        "triggered_by",
-        "short_error",
-    )
-    list_filter = ("status", "content_type", "triggered_by")
-    date_hierarchy = "started_at"
-    actions = ["retrain_content_types"]
-
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, obj: TrainingLog) -> SafeString:
-        return badge(obj.get_status_display(), STATUS_COLORS.get(TrainingStatus(obj.status), "#6b7280"))
-
-    @admin.display(description="duration", ordering="duration_s")
-    def duration(self, obj: TrainingLog) -> str:
-        if obj.duration_s is None:
-            return "-"
-        minutes, seconds = divmod(obj.duration_s, 60)
-        return f"{int(minutes)}m {seconds:.0f}s" if minutes else f"{seconds:.1f}s"
-
-    @admin.display(description="error")
-    def short_error(self, obj: TrainingLog) -> str:
-        return obj.error if len(obj.error) <= 120 else obj.error[:117] + "..."
-
-    def has_start_permission(self, request: HttpRequest) -> bool:
-        # Starting a run creates training logs: the model's "add" permission, not this admin's add form.
-        return request.user.has_perm("analytics.add_traininglog")
-
-    def start_training(self, request: HttpRequest, content_types: list[str]) -> None:
-        # Imported when used: it loads the training engine, which the rest of the admin never needs.
-        from recommendations.training import start_training_run
-
-        # The user's id, not their name: training logs hold no personal data.
-        triggered_by = f"admin:{request.user.pk}"
-        try:
-            log_ids = start_training_run(content_types=content_types, triggered_by=triggered_by)
-        except MusicBudError as exc:
-            # A refusal with a stable code (a run of that type already in progress) is a message, not a 500.
-            self.message_user(request, f"Training not started: {exc.message} ({exc.code})", messages.ERROR)
-            return
-        self.message_user(
-            request, f"Started training of {', '.join(content_types)} (log ids {log_ids}).", messages.SUCCESS
-        )
-
-    @admin.action(description="Start training of the selected runs' content types", permissions=["start"])
-    def retrain_content_types(self, request: HttpRequest, queryset: QuerySet[TrainingLog]) -> None:
-        self.start_training(request, sorted(set(queryset.values_list("content_type", flat=True))))
-
-    def get_urls(self) -> list[URLPattern]:
-        start = path("start/", self.admin_site.admin_view(self.start_view), name="analytics_traininglog_start")
-        return [start, *super().get_urls()]
-
-    def start_view(self, request: HttpRequest) -> HttpResponse:
-        """A form for the first run, when there is no row to select for the action."""
-        if not self.has_start_permission(request):
-            raise PermissionDenied
-        form = StartTrainingForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            self.start_training(request, form.cleaned_data["content_types"])
-            return HttpResponseRedirect(reverse("admin:analytics_traininglog_changelist"))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Start training",
-            "opts": self.opts,
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/analytics/traininglog/start.html", context)
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        extra_context = {**(extra_context or {}), "can_start_training": self.has_start_permission(request)}
-        return super().changelist_view(request, extra_context)

@@ -13,8 +13,7 @@ from rest_framework.response import Response
 from analytics.models import CONTENT_TYPE_CHOICES, EventKind
 from analytics.services import MAX_BATCH, MAX_ID_LENGTH, MAX_POSITION, recommendation_events_record
 from analytics.types import EventInput
-from musicbud.api import ApiView
-from recommendations.api.serializers import error_responses
+from musicbud.api import ApiView, error_responses
 
 
 class EventInputSerializer(serializers.Serializer[EventInput]):

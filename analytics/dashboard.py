@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from analytics import charts, selectors
-from analytics.models import TrainingLog
 from analytics.selectors import Totals
+from recommendations.models import TrainingLog
 
 MAX_DAYS = 366
 

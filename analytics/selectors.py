@@ -18,10 +18,10 @@ from analytics.models import (
     DailyMetric,
     EventKind,
     RecommendationEvent,
-    TrainingLog,
     click_through_rate,
     engagement_rate,
 )
+from recommendations.models import TrainingLog
 
 
 @dataclass(frozen=True)

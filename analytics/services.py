@@ -25,12 +25,12 @@ from analytics.models import (
     click_through_rate,
     engagement_rate,
 )
-from analytics.types import EventInput, EventsRecorded, FeedbackEvent
-from analytics.variants import assign_variant
+from analytics.types import EventInput, EventsRecorded
 from recommendations.data.validation import validate_item_id
 from recommendations.domain import ContentType
 from recommendations.errors import InvalidItemId
-from recommendations.feedback import apply_feedback_events
+from recommendations.experiments import assign_variant
+from recommendations.feedback import FeedbackEvent, apply_feedback_events
 
 logger = logging.getLogger(__name__)
 

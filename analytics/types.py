@@ -21,16 +21,6 @@ class EventInput:
 
 
 @dataclass(frozen=True)
-class FeedbackEvent:
-    """A like or dislike handed to recommendations.feedback.apply_feedback_events after it is stored."""
-
-    content_type: str
-    item_id: str
-    event: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
 class EventsRecorded:
     """Outcome of recording one batch: which client ids were new and which were already stored."""
 

@@ -161,7 +161,7 @@ RECOMMENDATIONS_ENGINE = env_json_object("RECOMMENDATIONS_ENGINE")
 # Seconds a computed recommendation page stays cached; invalidation makes it unreachable earlier.
 RECOMMENDATIONS_CACHE_TTL = env_int("RECOMMENDATIONS_CACHE_TTL", 3600, minimum=1)
 # A/B experiment as JSON, e.g. {"name": "model-vs-popular-2026-11", "variants": {"control": 0.5, "popular": 0.5}};
-# unset means everyone is in "control". Validated at start-up (analytics.variants).
+# unset means everyone is in "control". Validated at start-up (recommendations.experiments).
 RECOMMENDATIONS_EXPERIMENT = env_json_object("RECOMMENDATIONS_EXPERIMENT") or None
 # Seconds after which a training run still marked running is taken for dead and its lock released.
 TRAINING_LOCK_TTL = env_int("TRAINING_LOCK_TTL", 6 * 3600, minimum=60)
@@ -173,7 +173,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "musicbud.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "musicbud.api.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["recommendations.api.throttles.PerUserThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env_throttle_rate("THROTTLE_RATE_USER", "600/minute")},

@@ -6,10 +6,10 @@ from rest_framework import serializers
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from musicbud import health
-from recommendations.api.serializers import error_responses
+from musicbud.api import error_responses
 
-handler404 = "musicbud.errors.json_404"
-handler500 = "musicbud.errors.json_500"
+handler404 = "musicbud.api.json_404"
+handler500 = "musicbud.api.json_500"
 
 # The token views are simplejwt's; only their schema is ours: the documented error answers.
 _token_pair = inline_serializer("TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()})

@@ -7,14 +7,26 @@ Called by the events endpoint after the events are stored. Recording is an upser
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 
-from analytics.types import FeedbackEvent
 from recommendations import caching
 from recommendations.data import get_interaction_store
 from recommendations.domain import InteractionKind
 from recommendations.errors import ItemNotFound
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FeedbackEvent:
+    """A like or dislike, already stored as an event, to apply to the interaction data."""
+
+    content_type: str
+    item_id: str
+    event: str
+    created_at: datetime
+
 
 FEEDBACK_KINDS = {"like": InteractionKind.LIKED, "dislike": InteractionKind.DISLIKED}
 

@@ -1,4 +1,6 @@
-"""The built-in interaction store: the same data as the Neo4j graph, in the Django database.
+"""Tables of the recommender: the built-in interaction store (Item, Interaction) and the training runs.
+
+The built-in interaction store holds the same data as the Neo4j graph, in the Django database.
 
 It mirrors the graph's semantics exactly: one catalog row per (content type, external id) and one
 interaction per (user, item, kind); recording an interaction again updates its value and timestamp
@@ -11,6 +13,7 @@ database either, and imported datasets (MovieLens, MyAnimeList) bring user ids t
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from .domain import ContentType, InteractionKind
 
@@ -57,3 +60,50 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} {InteractionKind(self.kind).name} {self.item_id}"
+
+
+class TrainingStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped (data unchanged)"
+
+
+class TrainingLog(models.Model):
+    """One training run of one content type's model, from start to its outcome."""
+
+    content_type = models.CharField(max_length=16, choices=CONTENT_TYPE_CHOICES)
+    status = models.CharField(max_length=16, choices=TrainingStatus.choices, default=TrainingStatus.RUNNING)
+    triggered_by = models.CharField(max_length=32, help_text="cli, cron, api:<user>, admin:<user>")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    users = models.PositiveIntegerField(null=True, blank=True)
+    items = models.PositiveIntegerField(null=True, blank=True)
+    interactions = models.PositiveIntegerField(null=True, blank=True)
+    k = models.PositiveSmallIntegerField(default=10)
+    auc = models.FloatField(null=True, blank=True)
+    precision_at_k = models.FloatField(null=True, blank=True)
+    recall_at_k = models.FloatField(null=True, blank=True)
+    ndcg_at_k = models.FloatField(null=True, blank=True)
+    # Everything else the evaluation measured, e.g. the popularity baseline beside the model.
+    metrics = models.JSONField(default=dict, blank=True)
+    model_version = models.CharField(max_length=64, blank=True, default="")
+    data_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["content_type", "-started_at"], name="training_type_started_idx")]
+        constraints = [
+            # The training lock: at most one running run per content type, enforced by the database
+            # for every process and machine (recommendations.training.acquire_training).
+            models.UniqueConstraint(
+                fields=["content_type"],
+                condition=models.Q(status="running"),
+                name="training_one_running_per_type",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.content_type} {self.status} {self.started_at:%Y-%m-%d %H:%M}"

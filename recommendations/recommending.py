@@ -16,16 +16,15 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from analytics.variants import assign_variant
 from musicbud.errors import GraphUnavailable, MusicBudError
 from recommendations.caching import CACHE_ERRORS, PageCache, log_cache_error
 from recommendations.data import get_interaction_store
 from recommendations.data.validation import validate_item_id
 from recommendations.domain import CatalogItem, ContentType, InteractionArrays
 from recommendations.engine import History, ModelArtifact, ModelNotFound, ModelStore, Recommender
-from recommendations.engine.errors import EngineError
 from recommendations.engine.serving import REASON_BECAUSE_YOU_LIKED, REASON_POPULAR
 from recommendations.errors import ItemNotFound
+from recommendations.experiments import assign_variant
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +225,7 @@ async def get_all_recommendations(*, user_id: int, limit: int) -> dict[str, Any]
     pages: dict[str, Any] = {}
     errors: dict[str, dict[str, str]] = {}
     for ct, result in zip(ContentType, results, strict=True):
-        if isinstance(result, MusicBudError | EngineError) and result.status_code >= 500:
+        if isinstance(result, MusicBudError) and result.status_code >= 500:
             pages[ct.value] = None
             errors[ct.value] = {"code": result.code, "message": result.message}
             logger.warning("recommendations of %s unavailable: %s", ct.value, result.code)

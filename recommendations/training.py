@@ -23,7 +23,6 @@ from django.core.mail import mail_admins
 from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 
-from analytics.models import TrainingLog, TrainingStatus
 from musicbud.errors import Conflict
 from recommendations.data import get_interaction_store
 from recommendations.domain import CatalogItem, ContentType, InteractionArrays
@@ -36,6 +35,7 @@ from recommendations.engine.evaluation import (
     time_split,
 )
 from recommendations.engine.train import EpochCallback
+from recommendations.models import TrainingLog, TrainingStatus
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from recommendations.domain import ContentType
@@ -117,20 +116,3 @@ class TrainingRunSerializer(serializers.Serializer[Any]):
 
 class TrainResponseSerializer(serializers.Serializer[Any]):
     runs = TrainingRunSerializer(many=True)
-
-
-class ErrorDetailSerializer(serializers.Serializer[Any]):
-    code = serializers.CharField(help_text="stable machine-readable code; clients branch on it")
-    message = serializers.CharField()
-    details = serializers.JSONField(required=False)
-
-
-class ErrorSerializer(serializers.Serializer[Any]):
-    """The one error body of the API (musicbud.errors.error_body)."""
-
-    error = ErrorDetailSerializer()
-
-
-def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
-    """Schema entries for the error statuses an operation can answer (401 and 429 on every one)."""
-    return {status: OpenApiResponse(ErrorSerializer) for status in sorted({401, 429, *statuses})}

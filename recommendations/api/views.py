@@ -12,13 +12,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
-from analytics.models import TrainingLog
-from musicbud.api import ApiView
+from musicbud.api import ApiView, error_responses
 from musicbud.errors import NotFound
 from recommendations import recommending, training
 from recommendations.api import serializers as s
 from recommendations.domain import ContentType
 from recommendations.errors import UnknownContentType
+from recommendations.models import TrainingLog
 
 
 def _user_id(request: Request) -> int:
@@ -51,7 +51,7 @@ class AllRecommendationsApi(ApiView):
     @extend_schema(
         operation_id="recommendations_all",
         parameters=[s.LimitQuerySerializer],
-        responses={200: s.AllRecommendationsSerializer, **s.error_responses(400, 503)},
+        responses={200: s.AllRecommendationsSerializer, **error_responses(400, 503)},
     )
     async def get(self, request: Request) -> Response:
         """The caller's first page of recommendations of every content type (null for a type that is down)."""
@@ -69,7 +69,7 @@ class RecommendationsApi(ApiView):
             s.PageQuerySerializer,
             OpenApiParameter("content_type", enum=[ct.value for ct in ContentType], location="path"),
         ],
-        responses={200: s.RecommendationPageSerializer, **s.error_responses(400, 404, 503)},
+        responses={200: s.RecommendationPageSerializer, **error_responses(400, 404, 503)},
     )
     async def get(self, request: Request, content_type: str) -> Response:
         """One page of the caller's recommendations of one type (stable pages for one model version)."""
@@ -84,7 +84,7 @@ class RecommendationsApi(ApiView):
 class SimilarItemsApi(ApiView):
     @extend_schema(
         parameters=[s.LimitQuerySerializer],
-        responses={200: s.SimilarItemsSerializer, **s.error_responses(400, 404, 503)},
+        responses={200: s.SimilarItemsSerializer, **error_responses(400, 404, 503)},
     )
     async def get(self, request: Request, content_type: str, item_id: str) -> Response:
         """Items most similar to one item (cosine of the model's item embeddings)."""
@@ -94,7 +94,7 @@ class SimilarItemsApi(ApiView):
 
 
 class ModelStatusApi(ApiView):
-    @extend_schema(responses={200: dict[str, Any], **s.error_responses(503)})
+    @extend_schema(responses={200: dict[str, Any], **error_responses(503)})
     async def get(self, request: Request) -> Response:
         """Model version, training time, counts and holdout metrics per content type."""
         return Response(recommending.model_status())
@@ -109,7 +109,7 @@ class TrainModelsApi(ApiView):
 
     @extend_schema(
         request=s.TrainRequestSerializer,
-        responses={202: s.TrainResponseSerializer, **s.error_responses(400, 403, 409)},
+        responses={202: s.TrainResponseSerializer, **error_responses(400, 403, 409)},
     )
     async def post(self, request: Request) -> Response:
         """Start training of some or all types in the background; returns the run ids (staff only)."""
@@ -127,7 +127,7 @@ class TrainModelsApi(ApiView):
 class TrainingRunApi(ApiView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(responses={200: s.TrainingRunSerializer, **s.error_responses(403, 404)})
+    @extend_schema(responses={200: s.TrainingRunSerializer, **error_responses(403, 404)})
     async def get(self, request: Request, run_id: int) -> Response:
         """Status and metrics of one training run (staff only)."""
         log = await TrainingLog.objects.filter(id=run_id).afirst()

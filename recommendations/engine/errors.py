@@ -1,24 +1,21 @@
 """Typed errors of the recommendation engine.
 
-Each class carries a stable machine-readable ``code``: callers (the API, the commands) branch on the
-code, never on the message. The engine stays free of Django, so the base class is a plain Exception;
-``status_code`` tells the project's one exception handler (musicbud/errors.py) how to answer over HTTP.
+They belong to the project's one hierarchy (``musicbud.errors``, pure Python, so the engine stays free of
+Django): each class carries a stable machine-readable ``code`` and the HTTP ``status_code`` the API's one
+exception handler answers with. Callers branch on the code, never on the message.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from musicbud.errors import MusicBudError
 
 
-class EngineError(Exception):
+class EngineError(MusicBudError):
     """Base of every error the engine raises on purpose."""
 
-    code: ClassVar[str] = "engine_error"
-    status_code: ClassVar[int] = 500
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(message)
+    code = "engine_error"
+    status_code = 500
+    default_message = "The recommendation engine failed."
 
 
 class EngineUnavailable(EngineError):

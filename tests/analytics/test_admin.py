@@ -12,8 +12,9 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.utils import timezone
 
-from analytics.models import DailyMetric, RecommendationEvent, TrainingLog, TrainingStatus
+from analytics.models import DailyMetric, RecommendationEvent
 from analytics.services import daily_metrics_aggregate
+from recommendations.models import TrainingLog, TrainingStatus
 from tests.analytics.factories import PASSWORD, stored_event
 
 pytestmark = pytest.mark.django_db
@@ -21,8 +22,8 @@ pytestmark = pytest.mark.django_db
 EVENTS = "/admin/analytics/recommendationevent/"
 METRICS = "/admin/analytics/dailymetric/"
 DASHBOARD = "/admin/analytics/dailymetric/dashboard/"
-TRAINING = "/admin/analytics/traininglog/"
-START = "/admin/analytics/traininglog/start/"
+TRAINING = "/admin/recommendations/traininglog/"
+START = "/admin/recommendations/traininglog/start/"
 
 
 @pytest.fixture

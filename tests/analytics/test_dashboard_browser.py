@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from analytics.models import RecommendationEvent, TrainingLog, TrainingStatus
+from analytics.models import RecommendationEvent
 from analytics.services import daily_metrics_aggregate
+from recommendations.models import TrainingLog, TrainingStatus
 from tests.analytics.factories import PASSWORD, stored_event
 from tests.conftest import require_service
 

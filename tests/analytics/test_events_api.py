@@ -11,7 +11,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from analytics.models import RecommendationEvent
-from analytics.variants import assign_variant
+from recommendations.experiments import assign_variant
 from recommendations.models import Interaction, Item
 from tests.analytics.conftest import PostEvents
 from tests.analytics.factories import event

@@ -12,7 +12,8 @@ from django.db import connections
 from analytics import services
 from analytics.errors import EventsUnavailable, InvalidEvent
 from analytics.models import RecommendationEvent
-from analytics.types import EventInput, FeedbackEvent
+from analytics.types import EventInput
+from recommendations.feedback import FeedbackEvent
 
 record = async_to_sync(services.recommendation_events_record)
 

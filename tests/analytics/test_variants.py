@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from analytics.variants import assign_variant, bucket, parse_experiment, variant_for
+from recommendations.experiments import assign_variant, bucket, parse_experiment, variant_for
 
 EXPERIMENT = {"name": "model-vs-popular", "variants": {"control": 0.7, "popular": 0.2, "fresh": 0.1}}
 FRESH_USER = 61

@@ -13,11 +13,11 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from analytics.models import TrainingLog
 from recommendations.data import get_interaction_store
 from recommendations.data.loading import write_dataset
 from recommendations.data.seeding import SeedSpec, generate_content
 from recommendations.domain import ContentType
+from recommendations.models import TrainingLog
 from recommendations.training import acquire_training
 
 REPO = Path(__file__).resolve().parents[2]

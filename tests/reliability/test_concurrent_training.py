@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from analytics.models import TrainingLog
 from recommendations.data import get_interaction_store
 from recommendations.data.loading import write_dataset
 from recommendations.data.seeding import generate_content
 from recommendations.domain import ContentType
+from recommendations.models import TrainingLog
 from tests.api.conftest import API_SPEC
 from tests.reliability.support import REPO, database_url, process_env, record_figure
 

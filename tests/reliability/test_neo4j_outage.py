@@ -20,12 +20,12 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
-from analytics.models import TrainingLog
 from musicbud import graph
 from recommendations.data.loading import write_dataset
 from recommendations.data.neo4j_store import Neo4jInteractionStore
 from recommendations.data.seeding import generate_content
 from recommendations.domain import ContentType
+from recommendations.models import TrainingLog
 from tests.api.conftest import API_SPEC, FAST_ENGINE, SEEDED_USER_ID, make_user
 from tests.reliability.support import (
     NEO4J_TEST_PASSWORD,

@@ -9,11 +9,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.forms.models import model_to_dict
 
-from analytics.models import TrainingLog
 from recommendations.data import get_interaction_store
 from recommendations.data.loading import write_dataset
 from recommendations.data.seeding import SeedSpec, generate_content
 from recommendations.domain import ContentType
+from recommendations.models import TrainingLog
 from recommendations.training import acquire_training, train_content_type
 from tests.reliability.support import record_figure
 

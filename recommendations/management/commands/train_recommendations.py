@@ -12,7 +12,6 @@ from tqdm import tqdm
 
 from musicbud.errors import MusicBudError
 from recommendations.domain import ContentType
-from recommendations.engine import EngineError
 from recommendations.engine.train import EpochCallback
 from recommendations.training import notify_admins_of_failure, train_content_type
 
@@ -45,7 +44,7 @@ class Command(BaseCommand):
                         progress=say,
                         on_epoch=on_epoch,
                     )
-            except (MusicBudError, EngineError) as exc:
+            except MusicBudError as exc:
                 failures.append(f"{content_type.value}: {exc.code}: {exc}")
                 self.stderr.write(f"[{content_type.value}] failed: {exc}")
                 continue
