@@ -17,9 +17,10 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from itertools import chain
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import neo4j
 import numpy as np
@@ -44,6 +45,18 @@ _NAN = float("nan")
 READERS = 2
 # Concurrent write transactions in bulk writes (disjoint users each): the same reasoning for writes.
 WRITERS = 2
+
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Read(Generic[R]):
+    """A one-record read: its query text, parameters, and how its record becomes a result."""
+
+    text: str
+    params: dict[str, Any]
+    decode: Callable[[neo4j.Record], R]
 
 
 def _to_key(ct: ContentType, item_id: str) -> int | str:
@@ -71,15 +84,17 @@ class Neo4jInteractionStore(InteractionStore):
         with graph_errors():
             return get_driver().execute_query(query(text), params, routing_=neo4j.RoutingControl.WRITE).records
 
-    async def _aread(self, text: str, **params: Any) -> list[neo4j.Record]:
-        with graph_errors():
-            result = await get_async_driver().execute_query(query(text), params, routing_=neo4j.RoutingControl.READ)
-            return result.records
+    def _execute(self, read: Read[R]) -> R:
+        (record,) = self._read(read.text, **read.params)
+        return read.decode(record)
 
-    async def _awrite(self, text: str, **params: Any) -> list[neo4j.Record]:
+    async def _aexecute(self, read: Read[R]) -> R:
         with graph_errors():
-            result = await get_async_driver().execute_query(query(text), params, routing_=neo4j.RoutingControl.WRITE)
-            return result.records
+            result = await get_async_driver().execute_query(
+                query(read.text), read.params, routing_=neo4j.RoutingControl.READ
+            )
+        (record,) = result.records
+        return read.decode(record)
 
     # --- query text ----------------------------------------------------------------------------------
     def _item(self, ct: ContentType) -> str:
@@ -191,52 +206,41 @@ class Neo4jInteractionStore(InteractionStore):
         )
         return collected_arrays(record)
 
+    # The two reads of a fresh recommendation page have a native async form (no thread hop). Each is
+    # one Read (query text, parameters, decoding) that the sync and the async form both execute.
+    def _history_read(self, ct: ContentType, user_id: int) -> Read[InteractionArrays]:
+        return Read(self._history_query(ct), {"user_id": user_id, "nan": _NAN}, partial(history_arrays, user_id))
+
+    def _catalog_read(self, ct: ContentType, item_ids: list[str] | None) -> Read[list[CatalogItem]]:
+        if item_ids is None:
+            return Read(self._catalog_query(ct, by_keys=False), {}, catalog_items)
+        keys = [_to_key(ct, item_id) for item_id in item_ids]
+        return Read(self._catalog_query(ct, by_keys=True), {"keys": keys}, catalog_items)
+
     def _user_history(self, ct: ContentType, user_id: int) -> InteractionArrays:
-        (record,) = self._read(self._history_query(ct), user_id=user_id, nan=_NAN)
-        return history_arrays(user_id, record)
+        return self._execute(self._history_read(ct, user_id))
 
     async def _auser_history(self, ct: ContentType, user_id: int) -> InteractionArrays:
-        (record,) = await self._aread(self._history_query(ct), user_id=user_id, nan=_NAN)
-        return history_arrays(user_id, record)
+        return await self._aexecute(self._history_read(ct, user_id))
 
     def _catalog(self, ct: ContentType, item_ids: list[str] | None) -> list[CatalogItem]:
-        if item_ids is None:
-            (record,) = self._read(self._catalog_query(ct, by_keys=False))
-        else:
-            keys = [_to_key(ct, item_id) for item_id in item_ids]
-            (record,) = self._read(self._catalog_query(ct, by_keys=True), keys=keys)
-        return catalog_items(record)
+        return self._execute(self._catalog_read(ct, item_ids))
 
     async def _acatalog(self, ct: ContentType, item_ids: list[str]) -> list[CatalogItem]:
-        keys = [_to_key(ct, item_id) for item_id in item_ids]
-        (record,) = await self._aread(self._catalog_query(ct, by_keys=True), keys=keys)
-        return catalog_items(record)
+        return await self._aexecute(self._catalog_read(ct, item_ids))
 
     def _newest_timestamp(self, ct: ContentType) -> int | None:
         newest: int | None = self._read(self._newest_query(ct))[0]["newest"]
-        return newest
-
-    async def _anewest_timestamp(self, ct: ContentType) -> int | None:
-        newest: int | None = (await self._aread(self._newest_query(ct)))[0]["newest"]
         return newest
 
     def _window_counts(self, ct: ContentType, window: Window, kinds: list[InteractionKind]) -> list[WindowCount]:
         (record,) = self._read(self._window_query(ct, kinds), start=window.start, end=window.end)
         return window_counts(record)
 
-    async def _awindow_counts(self, ct: ContentType, window: Window, kinds: list[InteractionKind]) -> list[WindowCount]:
-        (record,) = await self._aread(self._window_query(ct, kinds), start=window.start, end=window.end)
-        return window_counts(record)
-
     # --- writes --------------------------------------------------------------------------------------
     def _upsert_interaction(self, interaction: RecordedInteraction) -> bool:
         ct = interaction.content_type
         records = self._write(self._upsert_query(ct, interaction.kind), **upsert_params(interaction))
-        return bool(records)
-
-    async def _aupsert_interaction(self, interaction: RecordedInteraction) -> bool:
-        ct = interaction.content_type
-        records = await self._awrite(self._upsert_query(ct, interaction.kind), **upsert_params(interaction))
         return bool(records)
 
     def _upsert_catalog(self, ct: ContentType, items: list[CatalogItem]) -> int:

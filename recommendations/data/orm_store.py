@@ -73,6 +73,8 @@ _UPDATED = ["value", "timestamp"]
 
 
 class OrmInteractionStore(InteractionStore):
+    uses_django_database = True
+
     def ensure_schema(self) -> None:
         """Nothing to do: the schema is the app's migrations (``manage.py migrate``)."""
 
@@ -99,10 +101,6 @@ class OrmInteractionStore(InteractionStore):
             list(Interaction.objects.filter(content_type=ct, user_id=user_id).values_list(*_ROW_FIELDS))
         )
 
-    async def _auser_history(self, ct: ContentType, user_id: int) -> InteractionArrays:
-        query = Interaction.objects.filter(content_type=ct, user_id=user_id).values_list(*_ROW_FIELDS)
-        return arrays_from_rows([row async for row in query])
-
     def _catalog(self, ct: ContentType, item_ids: list[str] | None) -> list[CatalogItem]:
         items = Item.objects.filter(content_type=ct)
         if item_ids is None:
@@ -113,23 +111,12 @@ class OrmInteractionStore(InteractionStore):
             for row in items.filter(external_id__in=chunk).values_list(*_CATALOG_FIELDS)
         ]
 
-    async def _acatalog(self, ct: ContentType, item_ids: list[str]) -> list[CatalogItem]:
-        query = Item.objects.filter(content_type=ct, external_id__in=item_ids).values_list(*_CATALOG_FIELDS)
-        return [_catalog_item(row) async for row in query]
-
     def _newest_timestamp(self, ct: ContentType) -> int | None:
         newest: int | None = Interaction.objects.filter(content_type=ct).aggregate(t=Max("timestamp"))["t"]
         return newest
 
-    async def _anewest_timestamp(self, ct: ContentType) -> int | None:
-        newest: int | None = (await Interaction.objects.filter(content_type=ct).aaggregate(t=Max("timestamp")))["t"]
-        return newest
-
     def _window_counts(self, ct: ContentType, window: Window, kinds: list[InteractionKind]) -> list[WindowCount]:
         return [_window_count(row) for row in _window_query(ct, window, kinds)]
-
-    async def _awindow_counts(self, ct: ContentType, window: Window, kinds: list[InteractionKind]) -> list[WindowCount]:
-        return [_window_count(row) async for row in _window_query(ct, window, kinds)]
 
     def _upsert_interaction(self, interaction: RecordedInteraction) -> bool:
         item_pk = (
@@ -140,22 +127,6 @@ class OrmInteractionStore(InteractionStore):
         if item_pk is None:
             return False
         Interaction.objects.bulk_create(
-            [_interaction_row(interaction, item_pk)],
-            update_conflicts=True,
-            unique_fields=_CONFLICT_KEY,
-            update_fields=_UPDATED,
-        )
-        return True
-
-    async def _aupsert_interaction(self, interaction: RecordedInteraction) -> bool:
-        item_pk = await (
-            Item.objects.filter(content_type=interaction.content_type, external_id=interaction.item_id)
-            .values_list("pk", flat=True)
-            .afirst()
-        )
-        if item_pk is None:
-            return False
-        await Interaction.objects.abulk_create(
             [_interaction_row(interaction, item_pk)],
             update_conflicts=True,
             unique_fields=_CONFLICT_KEY,

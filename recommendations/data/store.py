@@ -3,17 +3,26 @@
 Callers (the engine, the API, the commands) get a store from ``get_interaction_store()`` and never
 know which backend answers. Everything both backends must agree on lives here, once: input checks,
 the order of returned rows, batching, and the popularity formula (``popularity.py``). A backend only
-implements the storage primitives (the ``_`` methods), each a single query.
+implements the storage primitives (the ``_`` methods), each a single query, and only in sync form.
+
+The async surface (``a…`` methods, what the request path awaits) is the sync operation run once off the
+event loop. A backend with a natively async client implements the async form of a request-path primitive
+itself (Neo4j: a user's history and catalog entries, the two reads of a fresh recommendation page), from
+the same query as its sync form so the two cannot drift.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import ClassVar, ParamSpec, TypeVar
 
 import numpy as np
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
 
 from ..domain import CatalogItem, ContentType, InteractionArrays, InteractionKind, ScoredItem
 from ..errors import ItemNotFound
@@ -35,6 +44,8 @@ DEFAULT_BATCH_SIZE = 50_000
 # Items per batch at most, whatever their row counts: the ids travel as one query parameter list.
 MAX_BATCH_ITEMS = 5_000
 MAX_LIMIT = 1_000
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,22 @@ class RecordedInteraction:
 
 def _limit(limit: int) -> int:
     return max(0, min(int(limit), MAX_LIMIT))
+
+
+def _closing_connections(fn: Callable[P, T]) -> Callable[P, T]:
+    """``fn``, then the thread's stale database connections closed, as Django does after a request.
+
+    The async surface also runs outside Django's request cycle (the ASGI fast path), where no
+    request_finished signal would return a pooled connection or drop one that broke.
+    """
+
+    def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return call
 
 
 def plan_batches(item_ids: Sequence[str], counts: Sequence[int], batch_size: int) -> Iterator[list[str]]:
@@ -76,6 +103,16 @@ class InteractionStore(abc.ABC):
     ``DependencyUnavailable`` (``GraphUnavailable`` for Neo4j).
     """
 
+    # The ORM's connections belong to a thread: its sync work runs in Django's one database thread
+    # (asgiref's thread-sensitive executor). A thread-safe client (the Neo4j driver) may use any thread.
+    uses_django_database: ClassVar[bool] = False
+
+    async def _run_sync(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a sync operation once, off the event loop: one thread hop."""
+        if self.uses_django_database:
+            return await sync_to_async(_closing_connections(fn), thread_sensitive=True)(*args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
     # --- interactions, in bulk -----------------------------------------------------------------------
     def iter_interactions(
         self, content_type: ContentType | str, *, batch_size: int = DEFAULT_BATCH_SIZE
@@ -99,6 +136,7 @@ class InteractionStore(abc.ABC):
         return canonical_order(ct, self._user_history(ct, validate_user_id(user_id)))
 
     async def auser_history(self, content_type: ContentType | str, user_id: int) -> InteractionArrays:
+        """``user_history`` for the event loop."""
         ct = parse_content_type(content_type)
         return canonical_order(ct, await self._auser_history(ct, validate_user_id(user_id)))
 
@@ -116,6 +154,7 @@ class InteractionStore(abc.ABC):
         return {item.item_id: item for item in self._catalog(ct, ids)} if ids else {}
 
     async def acatalog_items(self, content_type: ContentType | str, item_ids: Sequence[str]) -> dict[str, CatalogItem]:
+        """``catalog_items`` for the event loop."""
         ct = parse_content_type(content_type)
         ids = validate_item_ids(ct, item_ids)
         return {item.item_id: item for item in await self._acatalog(ct, ids)} if ids else {}
@@ -146,13 +185,8 @@ class InteractionStore(abc.ABC):
         window_days: float = popularity.POPULAR_WINDOW_DAYS,
         now: int | None = None,
     ) -> list[ScoredItem]:
-        ct = parse_content_type(content_type)
-        end = await self._anewest_timestamp(ct) if now is None else int(now)
-        if end is None:
-            return []
-        window = Window.ending_at(end, window_days)
-        counts = await self._awindow_counts(ct, window, self._counted_kinds(ct))
-        return popularity.popular_from_counts(ct, counts, window, limit=_limit(limit))
+        """``popular_items`` for the event loop (served only while a type has no model, and cached)."""
+        return await self._run_sync(self.popular_items, content_type, limit=limit, window_days=window_days, now=now)
 
     def trending_items(
         self,
@@ -210,11 +244,16 @@ class InteractionStore(abc.ABC):
         value: float | None = None,
         timestamp: int | None = None,
     ) -> None:
-        interaction = self._validated(
-            user_id=user_id, content_type=content_type, item_id=item_id, kind=kind, value=value, timestamp=timestamp
+        """``record_interaction`` for the event loop."""
+        await self._run_sync(
+            self.record_interaction,
+            user_id=user_id,
+            content_type=content_type,
+            item_id=item_id,
+            kind=kind,
+            value=value,
+            timestamp=timestamp,
         )
-        if not await self._aupsert_interaction(interaction):
-            raise ItemNotFound(item_id=interaction.item_id, content_type=interaction.content_type.value)
 
     def upsert_catalog(self, content_type: ContentType | str, items: Iterable[CatalogItem]) -> int:
         """Create or update catalog items (title, genres, year); returns how many were written."""
@@ -287,36 +326,25 @@ class InteractionStore(abc.ABC):
     @abc.abstractmethod
     def _user_history(self, ct: ContentType, user_id: int) -> InteractionArrays: ...
 
-    @abc.abstractmethod
-    async def _auser_history(self, ct: ContentType, user_id: int) -> InteractionArrays: ...
+    async def _auser_history(self, ct: ContentType, user_id: int) -> InteractionArrays:
+        return await self._run_sync(self._user_history, ct, user_id)
 
     @abc.abstractmethod
     def _catalog(self, ct: ContentType, item_ids: list[str] | None) -> list[CatalogItem]:
         """The catalog entries of these items (all items for None; any order)."""
 
-    @abc.abstractmethod
-    async def _acatalog(self, ct: ContentType, item_ids: list[str]) -> list[CatalogItem]: ...
+    async def _acatalog(self, ct: ContentType, item_ids: list[str]) -> list[CatalogItem]:
+        return await self._run_sync(self._catalog, ct, item_ids)
 
     @abc.abstractmethod
     def _newest_timestamp(self, ct: ContentType) -> int | None: ...
 
     @abc.abstractmethod
-    async def _anewest_timestamp(self, ct: ContentType) -> int | None: ...
-
-    @abc.abstractmethod
     def _window_counts(self, ct: ContentType, window: Window, kinds: list[InteractionKind]) -> list[WindowCount]: ...
-
-    @abc.abstractmethod
-    async def _awindow_counts(
-        self, ct: ContentType, window: Window, kinds: list[InteractionKind]
-    ) -> list[WindowCount]: ...
 
     @abc.abstractmethod
     def _upsert_interaction(self, interaction: RecordedInteraction) -> bool:
         """False when the item is not in the catalog (nothing written)."""
-
-    @abc.abstractmethod
-    async def _aupsert_interaction(self, interaction: RecordedInteraction) -> bool: ...
 
     @abc.abstractmethod
     def _upsert_catalog(self, ct: ContentType, items: list[CatalogItem]) -> int: ...
