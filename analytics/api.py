@@ -6,7 +6,6 @@ from typing import Any
 
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -14,6 +13,7 @@ from analytics.models import CONTENT_TYPE_CHOICES, EventKind
 from analytics.services import MAX_BATCH, MAX_ID_LENGTH, MAX_POSITION, recommendation_events_record
 from analytics.types import EventInput
 from musicbud.api import ApiView, error_responses
+from musicbud.auth import caller_id
 
 
 class EventInputSerializer(serializers.Serializer[EventInput]):
@@ -41,14 +41,6 @@ def parse_events(data: Any) -> list[EventInput]:
     return [EventInput(**single.validated_data)]
 
 
-def _user_id(request: Request) -> int:
-    # IsAuthenticated (the default permission) already ran: an anonymous request never gets here.
-    user_id = request.user.pk
-    if not isinstance(user_id, int):
-        raise NotAuthenticated
-    return user_id
-
-
 class RecommendationEventsApi(ApiView):
     """Idempotent by client_event_id per user: 201 when something new was stored, 200 when all were known.
 
@@ -67,6 +59,6 @@ class RecommendationEventsApi(ApiView):
     )
     async def post(self, request: Request) -> Response:
         events = parse_events(request.data)
-        result = await recommendation_events_record(user_id=_user_id(request), events=events)
+        result = await recommendation_events_record(user_id=caller_id(request), events=events)
         body = self.OutputSerializer({"stored": len(result.stored), "duplicates": len(result.duplicates)}).data
         return Response(body, status=201 if result.stored else 200)

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "musicbud.apps.ProjectConfig",
     "recommendations",
     "analytics",
 ]
@@ -71,6 +72,17 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# The API's routes (/v1/, musicbud/asgi.py) need no sessions, CSRF or messages: a bearer token is not ambient
+# authority. The same middleware classes as above, run inline on the event loop (they do no I/O).
+API_MIDDLEWARE = [
+    "musicbud.middleware.ApiSecurityMiddleware",
+    "musicbud.middleware.ApiCommonMiddleware",
+    "musicbud.middleware.ApiXFrameOptionsMiddleware",
+]
+# An ASGI app in front of the API's Django stack that serves recommendation pages without Django's request
+# cycle (recommendations/api/fast.py says why); false hands every request to Django.
+API_FAST_PATH = "recommendations.api.fast.RecommendationPages" if env_bool("API_FAST_PATH", True) else ""
 
 ROOT_URLCONF = "musicbud.urls"
 WSGI_APPLICATION = "musicbud.wsgi.application"
@@ -119,24 +131,14 @@ if env_str("DATABASE_TEST_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache ----------------------------------------------------------------------------------------
+# --- Cache ---------------------------------------------------------------------------------------
+# What workers share (recommendation pages, throttle counters, the deny list) goes through
+# musicbud/cache.py: Redis' native asyncio client when REDIS_URL is set, else the local-memory cache below
+# (one per process: the embedded demo). Django itself caches nothing that must be shared.
 REDIS_URL = env_str("REDIS_URL")
-CACHES: dict[str, dict[str, Any]]
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "musicbud",
-            "OPTIONS": {
-                # Short timeouts: a dead Redis must cost milliseconds per request, not seconds.
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
-            },
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "musicbud"}}
+CACHES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "musicbud"}
+}
 
 # --- Interaction data and models ------------------------------------------------------------------
 RECOMMENDATIONS_SOURCE = env_choice("RECOMMENDATIONS_SOURCE", "database", ["database", "neo4j"])
@@ -168,20 +170,24 @@ TRAINING_LOCK_TTL = env_int("TRAINING_LOCK_TTL", 6 * 3600, minimum=60)
 
 # --- API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    # Stateless: no user row is read per request (musicbud/auth.py says how deactivation is bounded).
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "musicbud.api.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_THROTTLE_CLASSES": ["recommendations.api.throttles.PerUserThrottle"],
+    # Our async views count requests in musicbud.api.check_caller; this class serves DRF's sync views.
+    "DEFAULT_THROTTLE_CLASSES": ["musicbud.throttling.RateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env_throttle_rate("THROTTLE_RATE_USER", "600/minute")},
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 30, minimum=1)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, minimum=1)),
     "SIGNING_KEY": SECRET_KEY,
+    "TOKEN_OBTAIN_SERIALIZER": "musicbud.auth.TokenObtainSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "musicbud.auth.TokenRefreshUserSerializer",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MusicBud Recommendations API",

@@ -1,38 +1,35 @@
-"""The one cache of recommendation results, on Django's cache framework (Redis in production).
+"""Every cached dataset of the recommender, one key function each: pages, the popular pool, generations.
 
-Keys are derived from everything that changes an answer: user, content type, limit, offset, model
-version, A/B variant, and three *generations* (global, per type, per user). Invalidation bumps a
-generation, so every page that depended on it becomes unreachable at once without scanning keys
-(works the same on Redis and on the local-memory cache). A new model version changes the key by itself.
+Recommendation pages are stored as the rendered response body, so a hit costs no serialization. A page is
+valid for the *generations* it was computed under (global, per type, per user): invalidation writes a new
+generation, and every page computed under the old one stops matching at once, without scanning keys (the
+same on Redis and on the local-memory cache). The page's key holds everything else that shapes the answer
+(user, type, limit, offset, model version, A/B variant), so a new model version changes the key by itself.
 
-A cache outage is not a request failure: reads become misses and writes are skipped, logged at most
-once per interval so an outage does not flood the logs.
+Reads and writes go through ``musicbud.cache`` (Redis' native asyncio client in production). A cache
+outage is never a request failure: a read becomes a miss and a write is skipped, logged once per interval.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import time
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
-from django_redis.exceptions import ConnectionInterrupted
-from redis.exceptions import RedisError
 
-logger = logging.getLogger(__name__)
-
-CACHE_ERRORS = (RedisError, ConnectionInterrupted, OSError)
-_ERROR_LOG_INTERVAL_S = 60.0
-_last_error_logged_at: float | None = None
-T = TypeVar("T")
+from musicbud import cache
+from musicbud.cache import CacheUnavailable, log_cache_error
 
 GLOBAL_GENERATION = "recs:gen:global"
+POPULAR_TTL_S = 600
+# Long enough to cover a graph outage; refreshed whenever the graph answers.
+POPULAR_LAST_GOOD_TTL_S = 7 * 24 * 3600
+_GENERATIONS_END = b"\n"
+
+Generations = tuple[bytes, bytes, bytes]
 
 
 def type_generation_key(content_type: str) -> str:
@@ -43,94 +40,84 @@ def user_generation_key(user_id: int) -> str:
     return f"recs:gen:user:{user_id}"
 
 
-def log_cache_error(exc: BaseException) -> None:
-    global _last_error_logged_at
-    now = time.monotonic()
-    if _last_error_logged_at is None or now - _last_error_logged_at >= _ERROR_LOG_INTERVAL_S:
-        _last_error_logged_at = now
-        logger.error("cache unavailable, serving without it: %s: %s", exc.__class__.__name__, exc)
-
-
-def _tolerant(call: Callable[[], T], default: T) -> T:
-    try:
-        return call()
-    except CACHE_ERRORS as exc:
-        log_cache_error(exc)
-        return default
-
-
-def _generations(content_type: str, user_id: int) -> tuple[str, str, str] | None:
-    keys = [GLOBAL_GENERATION, type_generation_key(content_type), user_generation_key(user_id)]
-    found: dict[str, Any] = cache.get_many(keys)  # one MGET on Redis
-    for key in keys:
-        if key not in found:
-            # Start a missing (new or evicted) generation at a fresh unique value, never at a constant:
-            # a constant could make pages cached before an eviction reachable again.
-            cache.add(key, uuid.uuid4().hex, timeout=None)
-            found[key] = cache.get(key)
-            if found[key] is None:
-                return None
-    return str(found[keys[0]]), str(found[keys[1]]), str(found[keys[2]])
-
-
-def page_key(
-    *,
-    user_id: int,
-    content_type: str,
-    limit: int,
-    offset: int,
-    model_version: str,
-    variant: str,
-    generations: tuple[str, str, str],
-) -> str:
-    raw = json.dumps([user_id, content_type, limit, offset, model_version, variant, *generations])
+def page_key(*, user_id: int, content_type: str, limit: int, offset: int, model_version: str, variant: str) -> str:
+    raw = json.dumps([user_id, content_type, limit, offset, model_version, variant])
+    # A hash of everything that shapes the answer, not the user id in clear.
     return "recs:page:" + hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
-class PageCache:
-    """Cached recommendation pages of one (user, type, limit, offset, version, variant) request."""
+def popular_key(content_type: str) -> str:
+    return f"recs:popular:{content_type}"
 
-    def __init__(
-        self, *, user_id: int, content_type: str, limit: int, offset: int, model_version: str, variant: str
-    ) -> None:
-        self._parts: dict[str, Any] = {
-            "user_id": user_id,
-            "content_type": content_type,
-            "limit": limit,
-            "offset": offset,
-            "model_version": model_version,
-            "variant": variant,
-        }
-        self._key: str | None = None
 
-    def _resolve_key(self) -> str | None:
-        if self._key is None:
-            generations = _generations(str(self._parts["content_type"]), int(self._parts["user_id"]))
-            if generations is None:
-                return None
-            self._key = page_key(generations=generations, **self._parts)
-        return self._key
+def popular_last_good_key(content_type: str) -> str:
+    return f"recs:popular-last-good:{content_type}"
 
-    def _read(self) -> dict[str, Any] | None:
-        key = self._resolve_key()
-        return None if key is None else cache.get(key)
 
-    def _write(self, page: dict[str, Any]) -> None:
-        key = self._resolve_key()
-        if key is not None:
-            cache.set(key, page, timeout=settings.RECOMMENDATIONS_CACHE_TTL)
+@dataclass(frozen=True)
+class PageSlot:
+    """Where one page of one user's recommendations is cached, and the generations it depends on."""
 
-    # django-redis has no native async: its a* methods each hop to a thread. The whole read (generations
-    # and page) is one hop instead of four, which is most of a cached request's cost.
-    async def get(self) -> dict[str, Any] | None:
-        return await sync_to_async(_tolerant)(self._read, None)
+    user_id: int
+    content_type: str
+    limit: int
+    offset: int
+    model_version: str
+    variant: str
 
-    async def set(self, page: dict[str, Any]) -> None:
-        await sync_to_async(_tolerant)(lambda: self._write(page), None)
+    @property
+    def key(self) -> str:
+        return page_key(
+            user_id=self.user_id, content_type=self.content_type, limit=self.limit, offset=self.offset,
+            model_version=self.model_version, variant=self.variant,
+        )  # fmt: skip
+
+    @property
+    def keys(self) -> list[str]:
+        """What one lookup reads: the three generations, then the page."""
+        return [GLOBAL_GENERATION, type_generation_key(self.content_type), user_generation_key(self.user_id), self.key]
+
+    @staticmethod
+    def body(values: Sequence[bytes | None]) -> bytes | None:
+        """The cached body from the values of ``keys``, if it was cached under the current generations."""
+        *generations, page = values
+        if page is None or any(g is None for g in generations):
+            return None
+        tag, _, body = page.partition(_GENERATIONS_END)
+        return body if tag == b"|".join(g for g in generations if g is not None) else None
+
+    async def lookup(self) -> tuple[bytes | None, list[bytes | None]]:
+        """The cached body (None on a miss or a cache outage) and the values read, for ``store``."""
+        try:
+            values, _ = await cache.read(self.keys)
+        except CacheUnavailable as exc:
+            log_cache_error(exc)
+            return None, []
+        return self.body(values), values
+
+    async def store(self, body: bytes, values_read: Sequence[bytes | None]) -> None:
+        """Cache ``body`` under the generations read before it was computed (an invalidation meanwhile wins).
+
+        A missing generation (new, or evicted) starts at a fresh unique value, never at a constant: a
+        constant could make pages cached before an eviction valid again.
+        """
+        try:
+            generations: list[bytes | None] = list(values_read[:3]) if len(values_read) == 4 else [None, None, None]
+            for n, key in enumerate(self.keys[:3]):
+                if generations[n] is None:
+                    generations[n] = await cache.add(key, uuid.uuid4().hex.encode())
+            tag = b"|".join(g for g in generations if g is not None)
+            await cache.write({self.key: tag + _GENERATIONS_END + body}, ttl_s=settings.RECOMMENDATIONS_CACHE_TTL)
+        except CacheUnavailable as exc:
+            # The page was computed; not caching it only costs the next request a recomputation.
+            log_cache_error(exc)
 
 
 async def _bump(key: str) -> None:
-    await sync_to_async(_tolerant)(lambda: cache.set(key, uuid.uuid4().hex, timeout=None), None)
+    try:
+        await cache.write({key: uuid.uuid4().hex.encode()}, ttl_s=None)
+    except CacheUnavailable as exc:
+        log_cache_error(exc)
 
 
 async def invalidate_user(user_id: int) -> None:
@@ -144,3 +131,32 @@ async def invalidate_type(content_type: str) -> None:
 
 async def invalidate_all() -> None:
     await _bump(GLOBAL_GENERATION)
+
+
+# --- the popular pool: what is served while a type has no model ---------------------------------------
+
+PopularPool = list[tuple[str, float]]
+
+
+def _decode_pool(raw: bytes | None) -> PopularPool | None:
+    return None if raw is None else [(str(item), float(score)) for item, score in json.loads(raw)]
+
+
+async def cached_popular(content_type: str) -> tuple[PopularPool | None, PopularPool | None]:
+    """(fresh pool, last good pool) of a type; None where absent or when the cache is down."""
+    try:
+        (fresh, last_good), _ = await cache.read([popular_key(content_type), popular_last_good_key(content_type)])
+    except CacheUnavailable as exc:
+        log_cache_error(exc)
+        return None, None
+    return _decode_pool(fresh), _decode_pool(last_good)
+
+
+async def store_popular(content_type: str, pool: PopularPool) -> None:
+    raw = json.dumps(pool).encode()
+    try:
+        await cache.write({popular_key(content_type): raw}, ttl_s=POPULAR_TTL_S)
+        await cache.write({popular_last_good_key(content_type): raw}, ttl_s=POPULAR_LAST_GOOD_TTL_S)
+    except CacheUnavailable as exc:
+        # The pool was computed; not caching it only costs the next request a query.
+        log_cache_error(exc)

@@ -1,8 +1,8 @@
-"""Reading recommendations: the operations behind the API's GET endpoints.
+"""Reading recommendations: the domain operations behind the API's GET endpoints, returning typed results.
 
-Each public function is one domain operation (for one user, one content type) and returns plain
-JSON-ready dicts, so the views only validate and serialize. Scoring runs in a worker thread: numpy
-releases the GIL, and the event loop keeps serving other requests meanwhile.
+Each public function is one operation for one user or item and one content type. Caching of rendered
+pages is the API layer's (``recommendations.api.pages``); what is computed here is what would be cached.
+Scoring runs in a worker thread (numpy releases the GIL), so the event loop serves other requests meanwhile.
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 
-from musicbud.errors import GraphUnavailable, MusicBudError
-from recommendations.caching import CACHE_ERRORS, PageCache, log_cache_error
+from musicbud.errors import GraphUnavailable
+from recommendations import caching
 from recommendations.data import get_interaction_store
 from recommendations.data.validation import validate_item_id
 from recommendations.domain import CatalogItem, ContentType, InteractionArrays
@@ -29,15 +27,85 @@ from recommendations.experiments import assign_variant
 logger = logging.getLogger(__name__)
 
 POPULARITY_SOURCE = "popularity"
+MODEL_SOURCE = "model"
 # Variant of the A/B experiment that is served popularity only (the baseline arm).
 POPULAR_VARIANT = "popular"
-_POPULAR_CACHE_TTL_S = 600
-# Long enough to cover a graph outage; refreshed whenever the graph answers.
-_POPULAR_LAST_GOOD_TTL_S = 7 * 24 * 3600
 _POPULAR_POOL = 1000
 
 _model_stores: dict[Path, ModelStore] = {}
 _logged_no_model: set[str] = set()
+
+
+# --- results ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    """An item as the catalog describes it (title None when the catalog could not be read)."""
+
+    item_id: str
+    title: str | None
+    genres: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str  # "popular" or "because_you_liked"
+    item: ItemInfo | None = None  # the liked item that explains it
+
+
+@dataclass(frozen=True)
+class RecommendedItem:
+    item_id: str
+    title: str | None
+    genres: tuple[str, ...]
+    score: float
+    rank: int  # 1-based position in the full ranking (offset + index + 1)
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class RecommendationPage:
+    content_type: str
+    source: str  # "model", or "popularity" (cold start, no model, or the popular A/B arm)
+    model_version: str  # the model version, or "popularity" when no model exists
+    variant: str
+    limit: int
+    offset: int
+    items: tuple[RecommendedItem, ...]
+
+
+@dataclass(frozen=True)
+class SimilarItem:
+    item_id: str
+    title: str | None
+    genres: tuple[str, ...]
+    similarity: float
+    rank: int
+
+
+@dataclass(frozen=True)
+class SimilarItems:
+    content_type: str
+    model_version: str
+    item: ItemInfo
+    items: tuple[SimilarItem, ...]
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """What serves one content type: a model (with its metadata) or the popularity fallback."""
+
+    source: str
+    model_version: str | None
+    trained_at: str | None = None
+    users: int | None = None
+    items: int | None = None
+    interactions: int | None = None
+    metrics: dict[str, object] | None = None
+
+
+# --- the served model ---------------------------------------------------------------------------------
 
 
 def model_store() -> ModelStore:
@@ -63,6 +131,30 @@ def current_model(content_type: ContentType) -> ModelArtifact | None:
 
 
 @dataclass(frozen=True)
+class Serving:
+    """What answers one user's request for one type right now: the model (or none) and the A/B variant.
+
+    Decided once per request, so the cache key and the computed page name the same model version even
+    when a new model is published meanwhile.
+    """
+
+    content_type: ContentType
+    artifact: ModelArtifact | None
+    variant: str
+
+    @property
+    def model_version(self) -> str:
+        return self.artifact.version if self.artifact is not None else POPULARITY_SOURCE
+
+
+def serving_for(user_id: int, content_type: ContentType) -> Serving:
+    return Serving(content_type=content_type, artifact=current_model(content_type), variant=assign_variant(user_id))
+
+
+# --- recommendations ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
 class _Ranked:
     item_id: str
     score: float
@@ -79,35 +171,20 @@ async def _user_history(content_type: ContentType, user_id: int) -> InteractionA
         return None
 
 
-async def popular_pool(content_type: ContentType) -> list[tuple[str, float]]:
+async def popular_pool(content_type: ContentType) -> caching.PopularPool:
     """Recency-weighted popular items of a type from the data service, cached; last good copy on outage."""
-    fresh_key, last_good_key = f"recs:popular:{content_type.value}", f"recs:popular-last-good:{content_type.value}"
-    try:
-        cached = await cache.aget(fresh_key)
-    except CACHE_ERRORS as exc:
-        log_cache_error(exc)
-        cached = None
-    if cached is not None:
-        return list(cached)
+    fresh, last_good = await caching.cached_popular(content_type.value)
+    if fresh is not None:
+        return fresh
     try:
         scored = await get_interaction_store().apopular_items(content_type, limit=_POPULAR_POOL)
     except GraphUnavailable:
-        try:
-            last_good = await cache.aget(last_good_key)
-        except CACHE_ERRORS as exc:
-            log_cache_error(exc)
-            last_good = None
         if last_good is None:
             raise
         logger.warning("graph unavailable: serving the last known popular %s items", content_type.value)
-        return list(last_good)
+        return last_good
     pool = [(item.item_id, float(item.score)) for item in scored]
-    try:
-        await cache.aset_many({fresh_key: pool}, timeout=_POPULAR_CACHE_TTL_S)
-        await cache.aset(last_good_key, pool, timeout=_POPULAR_LAST_GOOD_TTL_S)
-    except CACHE_ERRORS as exc:
-        # The pool was computed; not caching it only costs the next request a query.
-        log_cache_error(exc)
+    await caching.store_popular(content_type.value, pool)
     return pool
 
 
@@ -127,7 +204,7 @@ def _score_with_model(
         return [_Ranked(r.item_id, r.score, r.reason) for r in items], POPULARITY_SOURCE
     result = recommender.recommend(user_id, k=limit, offset=offset, history=history)
     ranked = [_Ranked(r.item_id, r.score, r.reason, r.because_item_id) for r in result.items]
-    source = POPULARITY_SOURCE if result.source == "popularity" else "model"
+    source = POPULARITY_SOURCE if result.source == "popularity" else MODEL_SOURCE
     return ranked, source
 
 
@@ -139,7 +216,7 @@ async def _score_without_model(
     return [_Ranked(item_id, score, REASON_POPULAR) for item_id, score in pool[offset : offset + limit]]
 
 
-async def _titles(content_type: ContentType, item_ids: list[str]) -> dict[str, CatalogItem]:
+async def _catalog(content_type: ContentType, item_ids: list[str]) -> dict[str, CatalogItem]:
     if not item_ids:
         return {}
     try:
@@ -149,31 +226,14 @@ async def _titles(content_type: ContentType, item_ids: list[str]) -> dict[str, C
         return {}
 
 
-def _item_json(item_id: str, catalog: dict[str, CatalogItem]) -> dict[str, Any]:
+def _info(item_id: str, catalog: dict[str, CatalogItem]) -> ItemInfo:
     entry = catalog.get(item_id)
-    return {"item_id": item_id, "title": entry.title if entry else None, "genres": list(entry.genres) if entry else []}
+    return ItemInfo(item_id, entry.title if entry else None, tuple(entry.genres) if entry else ())
 
 
-async def get_recommendations(*, user_id: int, content_type: ContentType, limit: int, offset: int) -> dict[str, Any]:
-    """One page of a user's recommendations of one type, from the cache or freshly scored.
-
-    The returned dict is the API's response body plus ``cache`` ("hit" or "miss") for the view's header.
-    """
-    variant = assign_variant(user_id)
-    artifact = current_model(content_type)
-    model_version = artifact.version if artifact is not None else POPULARITY_SOURCE
-    page_cache = PageCache(
-        user_id=user_id,
-        content_type=content_type.value,
-        limit=limit,
-        offset=offset,
-        model_version=model_version,
-        variant=variant,
-    )
-    cached = await page_cache.get()
-    if cached is not None:
-        return {**cached, "cache": "hit"}
-
+async def get_recommendations(serving: Serving, *, user_id: int, limit: int, offset: int) -> RecommendationPage:
+    """One page of a user's recommendations of one type, freshly scored by what ``serving`` names."""
+    content_type, artifact = serving.content_type, serving.artifact
     history = await _user_history(content_type, user_id)
     if artifact is None:
         ranked, source = await _score_without_model(content_type, history, limit, offset), POPULARITY_SOURCE
@@ -185,98 +245,65 @@ async def get_recommendations(*, user_id: int, content_type: ContentType, limit:
             history=_history_of(history),
             limit=limit,
             offset=offset,
-            popular_only=variant == POPULAR_VARIANT,
+            popular_only=serving.variant == POPULAR_VARIANT,
         )
-    catalog = await _titles(
+    catalog = await _catalog(
         content_type, sorted({r.item_id for r in ranked} | {r.because_item_id or "" for r in ranked} - {""})
     )
     items = []
     for position, entry in enumerate(ranked, start=offset + 1):
-        reason: dict[str, Any] = {"code": entry.reason}
-        if entry.reason == REASON_BECAUSE_YOU_LIKED and entry.because_item_id:
-            reason["item"] = _item_json(entry.because_item_id, catalog)
-        items.append(
-            {**_item_json(entry.item_id, catalog), "score": round(entry.score, 6), "rank": position, "reason": reason}
-        )
-    page = {
-        "content_type": content_type.value,
-        "source": source,
-        "model_version": model_version,
-        "variant": variant,
-        "limit": limit,
-        "offset": offset,
-        "items": items,
-    }
-    await page_cache.set(page)
-    return {**page, "cache": "miss"}
-
-
-async def get_all_recommendations(*, user_id: int, limit: int) -> dict[str, Any]:
-    """The first page of every content type at once (concurrently).
-
-    A type that cannot be served because a dependency is down (e.g. the graph, with no model and no
-    cached popularity for that type) does not take the others down: its page is null and its error is
-    under ``errors``. Only when no type can be served does the call fail, with the first type's error.
-    """
-    results = await asyncio.gather(
-        *(get_recommendations(user_id=user_id, content_type=ct, limit=limit, offset=0) for ct in ContentType),
-        return_exceptions=True,
+        because = entry.because_item_id if entry.reason == REASON_BECAUSE_YOU_LIKED else None
+        reason = Reason(entry.reason, _info(because, catalog) if because else None)
+        info = _info(entry.item_id, catalog)
+        items.append(RecommendedItem(info.item_id, info.title, info.genres, round(entry.score, 6), position, reason))
+    return RecommendationPage(
+        content_type=content_type.value,
+        source=source,
+        model_version=serving.model_version,
+        variant=serving.variant,
+        limit=limit,
+        offset=offset,
+        items=tuple(items),
     )
-    pages: dict[str, Any] = {}
-    errors: dict[str, dict[str, str]] = {}
-    for ct, result in zip(ContentType, results, strict=True):
-        if isinstance(result, MusicBudError) and result.status_code >= 500:
-            pages[ct.value] = None
-            errors[ct.value] = {"code": result.code, "message": result.message}
-            logger.warning("recommendations of %s unavailable: %s", ct.value, result.code)
-        elif isinstance(result, BaseException):
-            raise result
-        else:
-            pages[ct.value] = result
-    if len(errors) == len(pages):
-        first = results[0]
-        assert isinstance(first, BaseException)
-        raise first
-    return {**pages, "errors": errors}
 
 
-async def get_similar_items(*, content_type: ContentType, item_id: str, limit: int) -> dict[str, Any]:
-    """Items most similar to one item by the cosine of their embeddings in the served model."""
+async def get_similar_items(*, content_type: ContentType, item_id: str, limit: int) -> SimilarItems:
+    """Items most similar to one item in the served model."""
     validate_item_id(content_type, item_id)
     artifact = current_model(content_type)
     if artifact is None or artifact.item_index(item_id) is None:
         raise ItemNotFound(item_id=item_id, content_type=content_type.value)
     similar = await asyncio.to_thread(Recommender(artifact).similar_items, item_id, k=limit)
-    catalog = await _titles(content_type, [item_id, *(s.item_id for s in similar)])
-    return {
-        "content_type": content_type.value,
-        "model_version": artifact.version,
-        "item": _item_json(item_id, catalog),
-        "items": [
-            {**_item_json(s.item_id, catalog), "similarity": round(s.similarity, 6), "rank": rank}
-            for rank, s in enumerate(similar, start=1)
-        ],
-    }
+    catalog = await _catalog(content_type, [item_id, *(s.item_id for s in similar)])
+    items = []
+    for rank, entry in enumerate(similar, start=1):
+        info = _info(entry.item_id, catalog)
+        items.append(SimilarItem(info.item_id, info.title, info.genres, round(entry.similarity, 6), rank))
+    return SimilarItems(
+        content_type=content_type.value,
+        model_version=artifact.version,
+        item=_info(item_id, catalog),
+        items=tuple(items),
+    )
 
 
-def model_status() -> dict[str, Any]:
+def model_status() -> dict[str, ModelState]:
     """Version, training time, counts and offline metrics of each type's served model."""
-    status: dict[str, Any] = {}
+    status: dict[str, ModelState] = {}
     for content_type in ContentType:
         artifact = current_model(content_type)
         if artifact is None:
-            status[content_type.value] = {"source": POPULARITY_SOURCE, "model_version": None}
+            status[content_type.value] = ModelState(source=POPULARITY_SOURCE, model_version=None)
             continue
         meta = artifact.metadata
-        status[content_type.value] = {
-            "source": "model",
-            "model_version": artifact.version,
-            "trained_at": meta.get("trained_at"),
-            "users": artifact.n_users,
-            "items": artifact.n_items,
-            "interactions": meta.get("counts", {}).get("interactions")
-            if isinstance(meta.get("counts"), dict)
-            else None,
-            "metrics": meta.get("metrics", {}),
-        }
+        counts = meta.get("counts")
+        status[content_type.value] = ModelState(
+            source=MODEL_SOURCE,
+            model_version=artifact.version,
+            trained_at=meta.get("trained_at"),
+            users=artifact.n_users,
+            items=artifact.n_items,
+            interactions=counts.get("interactions") if isinstance(counts, dict) else None,
+            metrics=dict(meta.get("metrics", {})),
+        )
     return status

@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.cache import caches
 from django.db import connections
 
 
@@ -50,6 +52,27 @@ async def _close_connections_opened_by_async_views() -> AsyncIterator[None]:
 def _fast_password_hashing(settings: Any) -> None:
     # PBKDF2's deliberate slowness is for attackers, not for a test suite that logs users in often.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def clear_shared_cache() -> None:
+    """Empty what musicbud.cache holds: the test Redis database, or this process's local-memory cache.
+
+    The environment's REDIS_URL, not the setting: a test may point the setting at a dead server."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        client.flushdb()
+        client.close()
+    caches["default"].clear()
+
+
+def asgi_client(**kwargs: Any) -> httpx.AsyncClient:
+    """An HTTP client of the whole ASGI application (fast path, API stack, admin stack), in this process."""
+    from musicbud.asgi import application
+
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://testserver", **kwargs)
 
 
 def shared_data_dir() -> Path:

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
-from django.test import AsyncClient, override_settings
+from django.test import override_settings
+
+from tests.conftest import asgi_client
+
+
+@pytest.fixture
+def client() -> httpx.AsyncClient:
+    return asgi_client()
 
 
 @pytest.mark.django_db
-async def test_healthz_answers_ok_without_authentication(async_client: AsyncClient) -> None:
-    response = await async_client.get("/healthz")
+async def test_healthz_answers_ok_without_authentication(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
 @pytest.mark.django_db
-async def test_readyz_reports_every_configured_dependency_as_ok(async_client: AsyncClient) -> None:
-    response = await async_client.get("/readyz")
+async def test_readyz_reports_every_configured_dependency_as_ok(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
     assert response.status_code == 200, response.json()
     checks = response.json()["checks"]
     assert checks["database"] == "ok"
@@ -23,14 +31,14 @@ async def test_readyz_reports_every_configured_dependency_as_ok(async_client: As
 
 
 @pytest.mark.django_db
-async def test_readyz_is_503_and_names_neo4j_when_the_graph_is_unreachable(async_client: AsyncClient) -> None:
+async def test_readyz_is_503_and_names_neo4j_when_the_graph_is_unreachable(client: httpx.AsyncClient) -> None:
     from musicbud import graph
 
     # Port 1 on loopback refuses connections at once: a real unreachable server, no mock.
     with override_settings(NEO4J_URI="bolt://127.0.0.1:1", NEO4J_PASSWORD="x", NEO4J_CONNECTION_TIMEOUT=1):
         await graph.close_async_driver()
         try:
-            response = await async_client.get("/readyz")
+            response = await client.get("/readyz")
         finally:
             await graph.close_async_driver()
     assert response.status_code == 503
@@ -41,7 +49,8 @@ async def test_readyz_is_503_and_names_neo4j_when_the_graph_is_unreachable(async
 
 
 @pytest.mark.django_db
-async def test_unknown_urls_get_the_json_error_format(async_client: AsyncClient) -> None:
-    response = await async_client.get("/no/such/page")
+@pytest.mark.parametrize("path", ["/no/such/page", "/v1/no/such/page"])
+async def test_unknown_urls_get_the_json_error_format(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
     assert response.status_code == 404
     assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sys
 import uuid
+from typing import Any
 
 import neo4j
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 
-from musicbud import graph
+from musicbud import cache, graph
 
 
 def test_django_system_checks_pass() -> None:
@@ -31,16 +31,16 @@ def test_migrations_applied_on_postgresql() -> None:
 
 
 @pytest.mark.usefixtures("redis_settings")
-def test_a_value_round_trips_through_the_redis_cache() -> None:
-    from django_redis import get_redis_connection
+async def test_a_value_round_trips_through_the_redis_cache(settings: Any) -> None:
+    import redis
 
     key = f"test:{uuid.uuid4().hex}"
-    cache.set(key, {"movies": [1, 2, 3]}, timeout=30)
-    assert cache.get(key) == {"movies": [1, 2, 3]}
+    await cache.write({key: b"[1, 2, 3]"}, ttl_s=30)
+    assert (await cache.read([key]))[0] == [b"[1, 2, 3]"]
     # The value really lives in Redis, not in a process-local stand-in.
-    assert get_redis_connection("default").exists(cache.make_key(key)) == 1
-    cache.delete(key)
-    assert cache.get(key) is None
+    assert redis.Redis.from_url(settings.REDIS_URL).exists(cache.KEY_PREFIX + key) == 1
+    await cache.delete([key])
+    assert (await cache.read([key]))[0] == [None]
 
 
 @pytest.mark.usefixtures("neo4j_settings")

@@ -10,11 +10,12 @@ from recommendations.domain import ContentType
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 10
+MAX_OFFSET = 10_000
 
 
 class PageQuerySerializer(serializers.Serializer[Any]):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
-    offset = serializers.IntegerField(min_value=0, max_value=10_000, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 class LimitQuerySerializer(serializers.Serializer[Any]):
@@ -30,6 +31,13 @@ class CatalogItemSerializer(serializers.Serializer[Any]):
 class ReasonSerializer(serializers.Serializer[Any]):
     code = serializers.ChoiceField(choices=["popular", "because_you_liked"])
     item = CatalogItemSerializer(required=False, help_text="the liked item that explains it")
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        # A popularity reason has no item: the key is absent rather than null.
+        data = super().to_representation(instance)
+        if data.get("item") is None:
+            data.pop("item", None)
+        return dict(data)
 
 
 class RecommendedItemSerializer(CatalogItemSerializer):
@@ -49,6 +57,29 @@ class RecommendationPageSerializer(serializers.Serializer[Any]):
     limit = serializers.IntegerField()
     offset = serializers.IntegerField()
     items = RecommendedItemSerializer(many=True)
+
+
+class ModelStateSerializer(serializers.Serializer[Any]):
+    # See RecommendationPageSerializer.source.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=["model", "popularity"], help_text="model, or popularity while no model was trained"
+    )
+    model_version = serializers.CharField(allow_null=True)
+    trained_at = serializers.CharField(allow_null=True, required=False)
+    users = serializers.IntegerField(allow_null=True, required=False)
+    items = serializers.IntegerField(allow_null=True, required=False)
+    interactions = serializers.IntegerField(allow_null=True, required=False)
+    metrics = serializers.JSONField(allow_null=True, required=False, help_text="holdout metrics of the served model")
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        # A type on popularity says only that (its model fields would all be null).
+        data = dict(super().to_representation(instance))
+        return data if data["source"] == "model" else {"source": data["source"], "model_version": None}
+
+
+class ModelStatusSerializer(serializers.Serializer[Any]):
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        return {ct.value: ModelStateSerializer() for ct in ContentType}
 
 
 class ContentTypeErrorSerializer(serializers.Serializer[Any]):

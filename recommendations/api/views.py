@@ -5,28 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from musicbud.api import ApiView, error_responses
+from musicbud.auth import caller_id
 from musicbud.errors import NotFound
 from recommendations import recommending, training
+from recommendations.api import pages
 from recommendations.api import serializers as s
 from recommendations.domain import ContentType
 from recommendations.errors import UnknownContentType
 from recommendations.models import TrainingLog
-
-
-def _user_id(request: Request) -> int:
-    # The permission check ran before the handler; this only narrows the type.
-    user_id = getattr(request.user, "pk", None)
-    if not isinstance(user_id, int):
-        raise NotAuthenticated
-    return user_id
 
 
 def _content_type(value: str) -> ContentType:
@@ -42,9 +36,9 @@ def _query(serializer_class: type[Serializer[Any]], request: Request) -> dict[st
     return dict(serializer.validated_data)
 
 
-def _page_response(page: dict[str, Any]) -> Response:
-    cache_state = page.pop("cache", "miss")
-    return Response(page, headers={"X-Cache": cache_state})
+def page_response(page: pages.RenderedPage) -> HttpResponse:
+    """A rendered page as the answer (the ASGI fast path sends the same bytes and headers)."""
+    return HttpResponse(page.body, content_type="application/json", headers={"X-Cache": page.cache})
 
 
 class AllRecommendationsApi(ApiView):
@@ -56,11 +50,7 @@ class AllRecommendationsApi(ApiView):
     async def get(self, request: Request) -> Response:
         """The caller's first page of recommendations of every content type (null for a type that is down)."""
         query = _query(s.LimitQuerySerializer, request)
-        body = await recommending.get_all_recommendations(user_id=_user_id(request), limit=query["limit"])
-        for ct in ContentType:
-            if body[ct.value] is not None:
-                body[ct.value].pop("cache", None)
-        return Response(body)
+        return Response(await pages.all_recommendation_pages(user_id=caller_id(request), limit=query["limit"]))
 
 
 class RecommendationsApi(ApiView):
@@ -71,14 +61,14 @@ class RecommendationsApi(ApiView):
         ],
         responses={200: s.RecommendationPageSerializer, **error_responses(400, 404, 503)},
     )
-    async def get(self, request: Request, content_type: str) -> Response:
+    async def get(self, request: Request, content_type: str) -> HttpResponse:
         """One page of the caller's recommendations of one type (stable pages for one model version)."""
         ct = _content_type(content_type)
         query = _query(s.PageQuerySerializer, request)
-        page = await recommending.get_recommendations(
-            user_id=_user_id(request), content_type=ct, limit=query["limit"], offset=query["offset"]
+        page = await pages.recommendation_page(
+            user_id=caller_id(request), content_type=ct, limit=query["limit"], offset=query["offset"]
         )
-        return _page_response(page)
+        return page_response(page)
 
 
 class SimilarItemsApi(ApiView):
@@ -90,14 +80,15 @@ class SimilarItemsApi(ApiView):
         """Items most similar to one item (cosine of the model's item embeddings)."""
         ct = _content_type(content_type)
         query = _query(s.LimitQuerySerializer, request)
-        return Response(await recommending.get_similar_items(content_type=ct, item_id=item_id, limit=query["limit"]))
+        similar = await recommending.get_similar_items(content_type=ct, item_id=item_id, limit=query["limit"])
+        return Response(s.SimilarItemsSerializer(similar).data)
 
 
 class ModelStatusApi(ApiView):
-    @extend_schema(responses={200: dict[str, Any], **error_responses(503)})
+    @extend_schema(responses={200: s.ModelStatusSerializer, **error_responses(503)})
     async def get(self, request: Request) -> Response:
         """Model version, training time, counts and holdout metrics per content type."""
-        return Response(recommending.model_status())
+        return Response(s.ModelStatusSerializer(recommending.model_status()).data)
 
 
 def _run_json(log: TrainingLog) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import ClassVar, ParamSpec, TypeVar
 
 import numpy as np
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import connections
 
 from ..domain import CatalogItem, ContentType, InteractionArrays, InteractionKind, ScoredItem
 from ..errors import ItemNotFound
@@ -68,14 +68,17 @@ def _closing_connections(fn: Callable[P, T]) -> Callable[P, T]:
     """``fn``, then the thread's stale database connections closed, as Django does after a request.
 
     The async surface also runs outside Django's request cycle (the ASGI fast path), where no
-    request_finished signal would return a pooled connection or drop one that broke.
+    request_finished signal would return a pooled connection or drop one that broke. A connection inside a
+    transaction (a caller's atomic block, a test's) is left alone: closing it would break the transaction.
     """
 
     def call(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return fn(*args, **kwargs)
         finally:
-            close_old_connections()
+            for connection in connections.all(initialized_only=True):
+                if not connection.in_atomic_block:
+                    connection.close_if_unusable_or_obsolete()
 
     return call
 

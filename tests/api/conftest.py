@@ -6,15 +6,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import AsyncClient
 
 from recommendations.data import get_interaction_store
 from recommendations.data.loading import write_dataset
 from recommendations.data.seeding import SeedSpec, generate_content
 from recommendations.domain import ContentType
 from recommendations.engine import EngineConfig, save_artifact, train_model
+from tests.conftest import asgi_client, clear_shared_cache
 
 API_SPEC = SeedSpec(
     users=80,
@@ -65,11 +66,9 @@ def seeded(transactional_db: None) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    from django.core.cache import cache
-
-    cache.clear()
+    clear_shared_cache()
     yield
-    cache.clear()
+    clear_shared_cache()
 
 
 def make_user(user_id: int, *, staff: bool = False) -> Any:
@@ -78,26 +77,27 @@ def make_user(user_id: int, *, staff: bool = False) -> Any:
     )
 
 
-async def obtain_tokens(client: AsyncClient, username: str) -> dict[str, str]:
-    response = await client.post(
-        "/v1/auth/token/", {"username": username, "password": PASSWORD}, content_type="application/json"
-    )
+async def obtain_tokens(client: httpx.AsyncClient, username: str) -> dict[str, str]:
+    response = await client.post("/v1/auth/token/", json={"username": username, "password": PASSWORD})
     assert response.status_code == 200, response.content
     return dict(response.json())
 
 
 class Api:
-    """An AsyncClient that sends a user's real access token on every request."""
+    """An HTTP client of the ASGI application that sends a user's real access token on every request."""
 
-    def __init__(self, client: AsyncClient, access: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, access: str) -> None:
         self.client = client
         self.headers = {"Authorization": f"Bearer {access}"}
 
-    async def get(self, path: str, **params: Any) -> Any:
-        return await self.client.get(path, params, headers=self.headers)
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        return await self.client.get(path, params=params, headers=self.headers)
 
-    async def post(self, path: str, body: Any) -> Any:
-        return await self.client.post(path, body, content_type="application/json", headers=self.headers)
+    async def post(self, path: str, body: Any) -> httpx.Response:
+        return await self.client.post(path, json=body, headers=self.headers)
+
+    async def delete(self, path: str) -> httpx.Response:
+        return await self.client.delete(path, headers=self.headers)
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ async def api(transactional_db: None) -> Api:
     from asgiref.sync import sync_to_async
 
     await sync_to_async(make_user)(SEEDED_USER_ID)
-    client = AsyncClient()
+    client = asgi_client()
     tokens = await obtain_tokens(client, f"user{SEEDED_USER_ID}")
     return Api(client, tokens["access"])
 
@@ -116,6 +116,6 @@ async def staff_api(transactional_db: None) -> Api:
     from asgiref.sync import sync_to_async
 
     await sync_to_async(make_user)(900, staff=True)
-    client = AsyncClient()
+    client = asgi_client()
     tokens = await obtain_tokens(client, "user900")
     return Api(client, tokens["access"])

@@ -69,7 +69,7 @@ async def test_a_like_is_recorded_in_the_graph_and_excluded_at_once(api: Api) ->
     history = await get_interaction_store().auser_history(ContentType.ANIME, SEEDED_USER_ID)
     assert liked in history.item_ids.tolist()
     after = await api.get("/v1/recommendations/anime/", limit=5)
-    assert after["X-Cache"] == "miss"
+    assert after.headers["X-Cache"] == "miss"
     assert liked not in [item["item_id"] for item in after.json()["items"]]
 
 

@@ -53,15 +53,15 @@ async def test_pages_are_stable_and_never_repeat_an_item(api: Api) -> None:
 
 async def test_a_user_without_history_gets_popular_items_marked_as_such(transactional_db: None) -> None:
     from asgiref.sync import sync_to_async
-    from django.test import AsyncClient
 
     from tests.api.conftest import make_user, obtain_tokens
+    from tests.conftest import asgi_client
 
     await sync_to_async(make_user)(5000)  # not in the seeded data
-    client = AsyncClient()
+    client = asgi_client()
     access = (await obtain_tokens(client, "user5000"))["access"]
     response = await client.get(
-        "/v1/recommendations/movies/", {"limit": 5}, headers={"Authorization": f"Bearer {access}"}
+        "/v1/recommendations/movies/", params={"limit": 5}, headers={"Authorization": f"Bearer {access}"}
     )
     body = response.json()
     assert response.status_code == 200

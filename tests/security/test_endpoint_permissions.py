@@ -11,13 +11,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
-from django.test import AsyncClient, Client
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.api.conftest import Api
+from tests.conftest import asgi_client
 
 pytestmark = pytest.mark.usefixtures("transactional_db", "no_models")
 
@@ -87,18 +89,19 @@ def test_every_route_has_an_entry_in_the_access_table() -> None:
     assert api_routes == set(ACCESS), "add new routes to ACCESS (and remove deleted ones)"
 
 
-async def _request(client: AsyncClient, method: str, path: str, headers: dict[str, str], body: Any = None) -> Any:
-    call = getattr(client, method.lower())
+async def _request(
+    client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str], body: Any = None
+) -> httpx.Response:
     if method in {"POST", "PUT", "PATCH"}:
-        return await call(path, body if body is not None else {}, content_type="application/json", headers=headers)
-    return await call(path, headers=headers)
+        return await client.request(method, path, json=body if body is not None else {}, headers=headers)
+    return await client.request(method, path, headers=headers)
 
 
 @pytest.mark.parametrize("route", sorted(ACCESS))
 async def test_each_route_lets_in_exactly_who_the_table_says(route: str, api: Api, staff_api: Api) -> None:
     access = ACCESS[route]
     path = concrete(route)
-    client = AsyncClient()
+    client = asgi_client()
     callers = {"anonymous": {}, "user": api.headers, "staff": staff_api.headers}
     for method in sorted(access.methods):
         body = BODIES.get(route)
@@ -153,6 +156,8 @@ def _staff_session() -> Client:
 
 async def test_a_session_cookie_does_not_authenticate_the_api() -> None:
     # The API reads JWTs only: an admin's browser session cannot be ridden by a cross-site request.
-    client = await _staff_session()
-    response = await sync_to_async(client.get)("/v1/recommendations/status/")
+    session = await _staff_session()
+    assert await sync_to_async(lambda: session.get("/admin/").status_code)() == 200
+    cookies = {name: morsel.value for name, morsel in session.cookies.items()}
+    response = await asgi_client(cookies=cookies).get("/v1/recommendations/status/")
     assert response.status_code == 401

@@ -10,10 +10,10 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.test import AsyncClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from tests.api.conftest import make_user
+from tests.conftest import asgi_client
 
 pytestmark = pytest.mark.usefixtures("transactional_db", "no_models")
 URL = "/v1/recommendations/status/"
@@ -24,7 +24,7 @@ def _b64(data: dict[str, object]) -> str:
 
 
 async def _get(token: str) -> object:
-    return await AsyncClient().get(URL, headers={"Authorization": f"Bearer {token}"})
+    return await asgi_client().get(URL, headers={"Authorization": f"Bearer {token}"})
 
 
 async def test_an_unsigned_token_is_401() -> None:

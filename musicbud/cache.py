@@ -1,0 +1,228 @@
+"""The process's cache client for the request path: values that several workers share.
+
+With ``REDIS_URL`` set it is Redis through redis-py's native asyncio client (one client per event loop,
+hiredis parsing): no thread hop per call, which is what made a cached page cost ~20 hops before. Without
+it (the embedded demo) it is Django's local-memory cache, which does no I/O and is called inline.
+
+The interface is deliberately small: bytes values, and one ``read`` that fetches several keys and bumps
+one counter in a single round trip (a cached recommendation page needs its generations, its page, the
+user's deny-list entry and throttle counter: one round trip for all of them).
+
+A cache outage is not a request failure: every call raises ``CacheUnavailable`` (a typed error the
+callers turn into their documented fallback: a miss, an unthrottled request) and the outage is logged
+at most once per interval, so it does not flood the logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import redis.asyncio as aioredis
+from django.conf import settings
+from django.core.cache import caches
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "musicbud:"
+# A dead Redis must cost milliseconds per request, not seconds.
+SOCKET_TIMEOUT_S = 0.5
+_ERROR_LOG_INTERVAL_S = 60.0
+_last_error_logged_at: float | None = None
+
+
+class CacheUnavailable(Exception):
+    """The cache did not answer; callers fall back (a miss, a skipped write) and never fail the request."""
+
+
+def log_cache_error(exc: BaseException) -> None:
+    """Log a cache outage at most once per interval."""
+    global _last_error_logged_at
+    now = time.monotonic()
+    if _last_error_logged_at is None or now - _last_error_logged_at >= _ERROR_LOG_INTERVAL_S:
+        _last_error_logged_at = now
+        logger.error("cache unavailable, serving without it: %s: %s", exc.__class__.__name__, exc)
+
+
+@dataclass(frozen=True)
+class Counter:
+    """A counter to increment in the same round trip as a read; it expires ``ttl_s`` after its first use."""
+
+    key: str
+    ttl_s: int
+
+
+@dataclass(frozen=True)
+class Count:
+    """A counter's value after the increment, and the seconds until it expires (starts again from zero)."""
+
+    value: int
+    expires_in_s: int
+
+
+class Backend(Protocol):
+    async def read(self, keys: Sequence[str], counter: Counter | None) -> tuple[list[bytes | None], Count | None]: ...
+
+    async def write(self, values: Mapping[str, bytes], ttl_s: int | None) -> None: ...
+
+    async def add(self, key: str, value: bytes) -> bytes: ...
+
+    async def delete(self, keys: Sequence[str]) -> None: ...
+
+
+def _as_bytes(values: Sequence[object]) -> list[bytes | None]:
+    # The client never decodes responses, so values are bytes; the annotation of mget allows str too.
+    return [value if isinstance(value, bytes) else None for value in values]
+
+
+class RedisBackend:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+
+    async def read(self, keys: Sequence[str], counter: Counter | None) -> tuple[list[bytes | None], Count | None]:
+        if counter is None:
+            return _as_bytes(await self.client.mget([KEY_PREFIX + key for key in keys])), None
+        async with self.client.pipeline(transaction=False) as pipe:
+            if keys:
+                pipe.mget([KEY_PREFIX + key for key in keys])
+            pipe.incr(KEY_PREFIX + counter.key)
+            pipe.expire(KEY_PREFIX + counter.key, counter.ttl_s, nx=True)
+            pipe.ttl(KEY_PREFIX + counter.key)
+            results = await pipe.execute()
+        count = Count(value=int(results[-3]), expires_in_s=max(int(results[-1]), 0))
+        return (_as_bytes(results[0]) if keys else []), count
+
+    async def write(self, values: Mapping[str, bytes], ttl_s: int | None) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key, value in values.items():
+                pipe.set(KEY_PREFIX + key, value, ex=ttl_s)
+            await pipe.execute()
+
+    async def add(self, key: str, value: bytes) -> bytes:
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.set(KEY_PREFIX + key, value, nx=True)
+            pipe.get(KEY_PREFIX + key)
+            _, stored = await pipe.execute()
+        return bytes(stored) if stored is not None else value
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        await self.client.delete(*[KEY_PREFIX + key for key in keys])
+
+
+class LocalBackend:
+    """Django's local-memory cache: one per process, no I/O, so its sync calls run inline."""
+
+    def __init__(self) -> None:
+        self.cache = caches["default"]
+
+    async def read(self, keys: Sequence[str], counter: Counter | None) -> tuple[list[bytes | None], Count | None]:
+        found = self.cache.get_many(keys)
+        count = None
+        if counter is not None:
+            now = time.time()
+            started_key = counter.key + ":started"
+            self.cache.add(started_key, now, timeout=counter.ttl_s)
+            self.cache.add(counter.key, 0, timeout=counter.ttl_s)
+            started = float(self.cache.get(started_key, now))
+            count = Count(int(self.cache.incr(counter.key)), max(int(started + counter.ttl_s - now), 0))
+        return [found.get(key) for key in keys], count
+
+    async def write(self, values: Mapping[str, bytes], ttl_s: int | None) -> None:
+        self.cache.set_many(dict(values), timeout=ttl_s)
+
+    async def add(self, key: str, value: bytes) -> bytes:
+        self.cache.add(key, value, timeout=None)
+        stored = self.cache.get(key)
+        return stored if isinstance(stored, bytes) else value
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        self.cache.delete_many(keys)
+
+
+_lock = threading.Lock()
+_clients: dict[tuple[asyncio.AbstractEventLoop, str], aioredis.Redis] = {}
+
+
+def _redis_client(url: str) -> aioredis.Redis:
+    """The client of this event loop (a redis.asyncio connection belongs to the loop that opened it)."""
+    loop = asyncio.get_running_loop()
+    with _lock:
+        client = _clients.get((loop, url))
+        if client is None:
+            for stale in [key for key in _clients if key[0].is_closed()]:
+                del _clients[stale]
+            client = aioredis.Redis.from_url(
+                url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S
+            )
+            _clients[(loop, url)] = client
+        return client
+
+
+def backend() -> Backend:
+    url = settings.REDIS_URL
+    return RedisBackend(_redis_client(url)) if url else LocalBackend()
+
+
+def shared() -> bool:
+    """Whether the cache is shared by every worker (Redis) rather than one per process."""
+    return bool(settings.REDIS_URL)
+
+
+async def close() -> None:
+    """Close this loop's clients (ASGI lifespan shutdown)."""
+    loop = asyncio.get_running_loop()
+    with _lock:
+        mine = [key for key in _clients if key[0] is loop]
+        clients = [_clients.pop(key) for key in mine]
+    for client in clients:
+        await client.aclose()
+
+
+_ERRORS = (RedisError, OSError)
+
+
+async def read(keys: Sequence[str], *, counter: Counter | None = None) -> tuple[list[bytes | None], Count | None]:
+    """The values of ``keys`` (None where missing) and, if given, the counter after incrementing it."""
+    try:
+        return await backend().read(keys, counter)
+    except _ERRORS as exc:
+        raise CacheUnavailable(str(exc)) from exc
+
+
+async def write(values: Mapping[str, bytes], *, ttl_s: int | None) -> None:
+    """Set several keys (``ttl_s`` None: no expiry)."""
+    try:
+        await backend().write(values, ttl_s)
+    except _ERRORS as exc:
+        raise CacheUnavailable(str(exc)) from exc
+
+
+async def add(key: str, value: bytes) -> bytes:
+    """Set ``key`` unless it exists; returns the value it holds afterwards (ours or the one already there)."""
+    try:
+        return await backend().add(key, value)
+    except _ERRORS as exc:
+        raise CacheUnavailable(str(exc)) from exc
+
+
+async def delete(keys: Sequence[str]) -> None:
+    try:
+        await backend().delete(keys)
+    except _ERRORS as exc:
+        raise CacheUnavailable(str(exc)) from exc
+
+
+async def ping() -> None:
+    """Raise CacheUnavailable unless a written value reads back (the readiness probe)."""
+    key = f"readyz:{time.monotonic_ns()}"
+    await write({key: b"1"}, ttl_s=5)
+    values, _ = await read([key])
+    await delete([key])
+    if values != [b"1"]:
+        raise CacheUnavailable("the cache did not return the value just written")
