@@ -33,6 +33,11 @@ logger = logging.getLogger(__name__)
 KEY_PREFIX = "musicbud:"
 # A dead Redis must cost milliseconds per request, not seconds.
 SOCKET_TIMEOUT_S = 0.5
+# Connections per worker process. A burst of requests waits for one of them (a pipeline holds one for
+# well under a millisecond) instead of opening a connection each: redis-py's default pool refuses a 101st
+# ("Too many connections"), which a 1,000-connection burst reached (bench/http.py).
+POOL_SIZE = 32
+POOL_WAIT_S = 2.0
 _ERROR_LOG_INTERVAL_S = 60.0
 _last_error_logged_at: float | None = None
 
@@ -81,22 +86,34 @@ def _as_bytes(values: Sequence[object]) -> list[bytes | None]:
     return [value if isinstance(value, bytes) else None for value in values]
 
 
+# KEYS: the keys to read, then the counter; ARGV[1]: the counter's lifetime. Returns the values, then the
+# counter's new value and its seconds to live. One command instead of a pipeline of four: redis-py's
+# pipeline machinery cost about as much again as the round trip itself (0.63 vs 0.37 ms a call here).
+_READ_AND_COUNT = """
+local counter = KEYS[#KEYS]
+local count = redis.call('INCR', counter)
+if count == 1 then redis.call('EXPIRE', counter, ARGV[1]) end
+local values = {}
+if #KEYS > 1 then values = redis.call('MGET', unpack(KEYS, 1, #KEYS - 1)) end
+values[#KEYS] = count
+values[#KEYS + 1] = redis.call('TTL', counter)
+return values
+"""
+
+
 class RedisBackend:
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
+        self.read_and_count = client.register_script(_READ_AND_COUNT)
 
     async def read(self, keys: Sequence[str], counter: Counter | None) -> tuple[list[bytes | None], Count | None]:
         if counter is None:
             return _as_bytes(await self.client.mget([KEY_PREFIX + key for key in keys])), None
-        async with self.client.pipeline(transaction=False) as pipe:
-            if keys:
-                pipe.mget([KEY_PREFIX + key for key in keys])
-            pipe.incr(KEY_PREFIX + counter.key)
-            pipe.expire(KEY_PREFIX + counter.key, counter.ttl_s, nx=True)
-            pipe.ttl(KEY_PREFIX + counter.key)
-            results = await pipe.execute()
-        count = Count(value=int(results[-3]), expires_in_s=max(int(results[-1]), 0))
-        return (_as_bytes(results[0]) if keys else []), count
+        reply = await self.read_and_count(
+            keys=[*(KEY_PREFIX + key for key in keys), KEY_PREFIX + counter.key], args=[counter.ttl_s]
+        )
+        count = Count(value=int(reply[len(keys)]), expires_in_s=max(int(reply[len(keys) + 1]), 0))
+        return _as_bytes(reply[: len(keys)]), count
 
     async def write(self, values: Mapping[str, bytes], ttl_s: int | None) -> None:
         async with self.client.pipeline(transaction=False) as pipe:
@@ -146,10 +163,10 @@ class LocalBackend:
 
 
 _lock = threading.Lock()
-_clients: dict[tuple[asyncio.AbstractEventLoop, str], aioredis.Redis] = {}
+_clients: dict[tuple[asyncio.AbstractEventLoop, str], RedisBackend] = {}
 
 
-def _redis_client(url: str) -> aioredis.Redis:
+def _redis_client(url: str) -> RedisBackend:
     """The client of this event loop (a redis.asyncio connection belongs to the loop that opened it)."""
     loop = asyncio.get_running_loop()
     with _lock:
@@ -157,16 +174,18 @@ def _redis_client(url: str) -> aioredis.Redis:
         if client is None:
             for stale in [key for key in _clients if key[0].is_closed()]:
                 del _clients[stale]
-            client = aioredis.Redis.from_url(
-                url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S
-            )
+            pool = aioredis.BlockingConnectionPool.from_url(
+                url, max_connections=POOL_SIZE, timeout=POOL_WAIT_S,
+                socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S,
+            )  # fmt: skip
+            client = RedisBackend(aioredis.Redis(connection_pool=pool))
             _clients[(loop, url)] = client
         return client
 
 
 def backend() -> Backend:
     url = settings.REDIS_URL
-    return RedisBackend(_redis_client(url)) if url else LocalBackend()
+    return _redis_client(url) if url else LocalBackend()
 
 
 def shared() -> bool:
@@ -181,7 +200,7 @@ async def close() -> None:
         mine = [key for key in _clients if key[0] is loop]
         clients = [_clients.pop(key) for key in mine]
     for client in clients:
-        await client.aclose()
+        await client.client.aclose()
 
 
 _ERRORS = (RedisError, OSError)
