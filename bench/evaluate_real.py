@@ -94,7 +94,9 @@ def load_anime(root: Path) -> tuple[InteractionArrays, list[CatalogItem]]:
     return arrays, catalog
 
 
-def random_rows_split(arrays: InteractionArrays, fraction: float, seed: int = 0) -> tuple[InteractionArrays, ...]:
+def random_rows_split(
+    arrays: InteractionArrays, fraction: float, seed: int = 0
+) -> tuple[InteractionArrays, InteractionArrays]:
     """A random ``fraction`` of all rows (not per user), as the hidden MyAnimeList test set was drawn."""
     is_test = np.random.default_rng(seed).random(len(arrays)) < fraction
     return take(arrays, ~is_test), take(arrays, is_test)
@@ -104,14 +106,17 @@ def datasets(root: Path) -> dict[str, tuple[InteractionArrays, InteractionArrays
     """name -> (train, test, catalog, rating threshold of a relevant test item)."""
     ml, ml_catalog = load_movielens(root)
     anime, anime_catalog = load_anime(root)
+    ml_global, ml_per_user, anime_split = global_time_split(ml, 0.1), time_split(ml, 0.2), random_rows_split(anime, 0.2)
     return {
-        "ml-100k global": (*global_time_split(ml, 0.1), ml_catalog, 4.0),
-        "ml-100k per-user": (*time_split(ml, 0.2), ml_catalog, 4.0),
-        "anime": (*random_rows_split(anime, 0.2), anime_catalog, 8.0),
+        "ml-100k global": (ml_global[0], ml_global[1], ml_catalog, 4.0),
+        "ml-100k per-user": (ml_per_user[0], ml_per_user[1], ml_catalog, 4.0),
+        "anime": (anime_split[0], anime_split[1], anime_catalog, 8.0),
     }
 
 
-def reference_ease(train: InteractionArrays, test: InteractionArrays, good: float, k: int) -> tuple[float, RankingMetrics]:
+def reference_ease(
+    train: InteractionArrays, test: InteractionArrays, good: float, k: int
+) -> tuple[float, RankingMetrics]:
     """Textbook EASE (binary matrix of all training rows, dense weights), lambda tuned on the test set."""
     from threadpoolctl import threadpool_limits
 
@@ -149,8 +154,8 @@ def run(overrides: dict[str, Any], root: Path, k: int, only: str | None) -> dict
                            min_rating=good)  # fmt: skip
         rows["engine"] = {"metrics": shipped.model, "chosen": shipped.model_name,
                           "seconds": time.perf_counter() - started}  # fmt: skip
-        rows["popularity"] = {"metrics": shipped.popularity, "chosen": "window "
-                              f"{(shipped.selection or {}).get('popularity_window_days')} days", "seconds": 0.0}  # fmt: skip
+        window = (shipped.selection or {}).get("popularity_window_days")
+        rows["popularity"] = {"metrics": shipped.popularity, "chosen": f"window {window} days", "seconds": 0.0}
         for model in MODELS:
             started = time.perf_counter()
             pinned = EngineConfig.from_overrides({**overrides, "pinned_models": {"*": model}})

@@ -115,7 +115,7 @@ async def popular_pool(content_type: ContentType) -> list[tuple[str, float]]:
 def _history_of(arrays: InteractionArrays | None) -> History | None:
     if arrays is None:
         return None
-    return History(item_ids=arrays.item_ids, kinds=arrays.kinds, values=arrays.values)
+    return History(item_ids=arrays.item_ids, kinds=arrays.kinds, values=arrays.values, timestamps=arrays.timestamps)
 
 
 def _score_with_model(
@@ -279,5 +279,6 @@ def model_status() -> dict[str, Any]:
             if isinstance(meta.get("counts"), dict)
             else None,
             "metrics": meta.get("metrics", {}),
+            "selection": meta.get("selection"),
         }
     return status

@@ -62,6 +62,8 @@ def array_names(format_version: int, kind: str) -> tuple[str, ...]:
     if format_version == 1:
         return ARRAY_NAMES
     return (*ARRAY_NAMES, "seen_timestamps", *(NEIGHBOUR_ARRAYS if kind == ITEM_ITEM else ()))
+
+
 # A crashed save leaves a hidden temporary folder; one this old cannot belong to a save still running.
 STALE_TEMP_S = 6 * 3600
 

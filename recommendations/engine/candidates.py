@@ -149,12 +149,15 @@ def fit_lightfm(
             item_biases, item_factors = model.item_biases, model.item_embeddings
         else:
             item_biases, item_factors = model.get_item_representations(item_features)
-        yield done, FittedFactors(
-            user_factors=np.array(model.user_embeddings, dtype=np.float32),
-            user_biases=np.array(model.user_biases, dtype=np.float32),
-            item_factors=np.array(item_factors, dtype=np.float32),
-            item_biases=np.array(item_biases, dtype=np.float32),
-            fit_seconds=seconds,
+        yield (
+            done,
+            FittedFactors(
+                user_factors=np.array(model.user_embeddings, dtype=np.float32),
+                user_biases=np.array(model.user_biases, dtype=np.float32),
+                item_factors=np.array(item_factors, dtype=np.float32),
+                item_biases=np.array(item_biases, dtype=np.float32),
+                fit_seconds=seconds,
+            ),
         )
 
 
@@ -256,9 +259,10 @@ def fit_lightfm_candidates(
     features, genre_names = (None, np.empty(0, dtype=np.str_))
     if config.use_item_features:
         features, genre_names = item_feature_matrix(ctx.matrix.item_ids, ctx.catalog)
-    for epochs, fitted in fit_lightfm(interactions, config, features, checkpoints=checkpoints, on_epoch=on_epoch):
+    for epochs, trained in fit_lightfm(interactions, config, features, checkpoints=checkpoints, on_epoch=on_epoch):
+        fitted = trained
         if not config.use_item_features and config.cold_items_from_genres:
-            fitted = genre_cold_start(fitted, ctx.matrix.item_ids, interactions, ctx.catalog)
+            fitted = genre_cold_start(trained, ctx.matrix.item_ids, interactions, ctx.catalog)
         candidate = Candidate("lightfm", {"epochs": float(epochs)})
         yield candidate, assemble_factors(ctx, candidate, fitted, genre_names=genre_names)
 
@@ -295,7 +299,11 @@ def fit_ease_candidate(ctx: Context, candidate: Candidate, gram: ease.Gram | Non
     del dense
     if config.cold_items_from_genres and g.warm.shape[0] < n_items:
         weights = ease.genre_cold_start(
-            weights, ctx.matrix.item_ids, g.warm, ctx.catalog, neighbours=config.ease_neighbours,
+            weights,
+            ctx.matrix.item_ids,
+            g.warm,
+            ctx.catalog,
+            neighbours=config.ease_neighbours,
             warm_counts=g.counts,
         )
     return assemble_item_item(ctx, candidate, weights, fit_seconds=time.perf_counter() - started, lam=lam)

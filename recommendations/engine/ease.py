@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import scipy.linalg.lapack as lapack
 import scipy.sparse as sp
+from scipy.linalg import lapack
 
 from ..domain import CatalogItem
 from .errors import InvalidData
@@ -76,7 +76,8 @@ def solve(g: Gram, lam: float) -> npt.NDArray[np.float32]:
     n = g.matrix.shape[0]
     if n >= 500:  # small inverses are dominated by overheads and would mislead the estimate
         SECONDS_PER_ITEM_CUBED = seconds / float(n) ** 3
-    return weights.astype(np.float32, copy=False)
+    out: npt.NDArray[np.float32] = weights.astype(np.float32, copy=False)
+    return out
 
 
 def sparsify(
@@ -99,9 +100,7 @@ def sparsify(
         top = np.argpartition(-dense, per_row - 1, axis=1)[:, :per_row]
         keep[np.arange(n_warm)[:, None], top] |= dense[np.arange(n_warm)[:, None], top] > 0
     rows, cols = np.nonzero(keep)
-    matrix = sp.csr_matrix(
-        (dense[rows, cols], (warm[rows], warm[cols])), shape=(n_items, n_items), dtype=np.float32
-    )
+    matrix = sp.csr_matrix((dense[rows, cols], (warm[rows], warm[cols])), shape=(n_items, n_items), dtype=np.float32)
     matrix.sort_indices()
     return matrix
 
@@ -159,7 +158,7 @@ def genre_cold_start(
 def _top_per_row(matrix: sp.csr_matrix, n: int) -> sp.csr_matrix:
     """Each row's ``n`` largest-magnitude entries."""
     matrix = matrix.tocsr()
-    data, indices, indptr = matrix.data, matrix.indices, matrix.indptr
+    data, indptr = matrix.data, matrix.indptr
     keep = np.zeros(data.shape[0], dtype=bool)
     for row in range(matrix.shape[0]):
         start, end = int(indptr[row]), int(indptr[row + 1])

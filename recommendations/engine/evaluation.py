@@ -266,7 +266,9 @@ def ranking_metrics(top: npt.NDArray[np.int64], relevant: sp.csr_matrix, k: int,
     )
 
 
-def measure(recommender: Recommender, user_ids: npt.NDArray[np.int64], relevant: sp.csr_matrix, k: int) -> RankingMetrics:
+def measure(
+    recommender: Recommender, user_ids: npt.NDArray[np.int64], relevant: sp.csr_matrix, k: int
+) -> RankingMetrics:
     """Metrics of a model's batch top-k for users whose relevant items are known (``relevant_matrix``)."""
     top = recommender.recommend_batch(user_ids, k=k).item_indices
     return ranking_metrics(top, relevant, k, recommender.artifact.n_items)

@@ -27,6 +27,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -48,9 +49,9 @@ from .candidates import (
 from .config import EngineConfig
 from .errors import EngineError, InvalidData
 from .evaluation import RankingMetrics, holdout_auc, measure, relevant_matrix
-from .splits import global_time_split, random_split, take, time_split
 from .matrix import build_interaction_matrix, event_weights, rating_scale
 from .serving import Recommender
+from .splits import global_time_split, random_split, take, time_split
 
 logger = logging.getLogger(__name__)
 
@@ -105,8 +106,8 @@ class Selection:
         best = {}
         for model in dict.fromkeys(t.candidate.model for t in self.trials):
             trial = self.best_of(model)
-            best[model] = None if trial is None else {"candidate": trial.candidate.label,
-                                                       **(trial.metrics.summary(self.k) if trial.metrics else {})}  # fmt: skip
+            metrics = trial.metrics.summary(self.k) if trial is not None and trial.metrics else {}
+            best[model] = None if trial is None else {"candidate": trial.candidate.label, **metrics}
         return {
             "winner": self.winner.model,
             "candidate": self.winner.label,
@@ -144,7 +145,9 @@ def validation_split(
     return "time per user", train, test
 
 
-def _relevant_part(test: InteractionArrays, config: EngineConfig, scale: float, min_rating: float | None) -> InteractionArrays:
+def _relevant_part(
+    test: InteractionArrays, config: EngineConfig, scale: float, min_rating: float | None
+) -> InteractionArrays:
     """Validation events that count as hits: rated >= min_rating if given, else the training positives."""
     if min_rating is not None:
         keep = (test.kinds == InteractionKind.RATED) & (test.values >= min_rating)
@@ -214,7 +217,7 @@ def _timed(fit: Callable[[], ModelArtifact]) -> tuple[ModelArtifact, float]:
 def _select_popularity(run: _Run) -> float:
     for window in run.ctx.config.popularity_windows_days:
         candidate = Candidate("popularity", {"window_days": window})
-        artifact, seconds = _timed(lambda c=candidate: fit_popularity_candidate(run.ctx, c))
+        artifact, seconds = _timed(partial(fit_popularity_candidate, run.ctx, candidate))
         run.score(candidate, artifact, seconds)
     best = run.best("popularity")
     assert best is not None
@@ -239,7 +242,7 @@ def _select_ease(run: _Run) -> None:
         if not run.affordable(estimate):
             run.skip(candidate, f"~{estimate:.0f}s left no room in the budget")
             continue
-        artifact, seconds = _timed(lambda c=candidate: fit_ease_candidate(run.ctx, c, gram))
+        artifact, seconds = _timed(partial(fit_ease_candidate, run.ctx, candidate, gram))
         run.score(candidate, artifact, seconds)
     best = run.best("ease")
     if best is None:
@@ -269,7 +272,7 @@ def _select_als(run: _Run) -> None:
         if not run.affordable(rate * factors):
             run.skip(candidate, f"~{rate * factors:.0f}s left no room in the budget")
             continue
-        artifact, seconds = _timed(lambda c=candidate: fit_als_candidate(run.ctx, c))
+        artifact, seconds = _timed(partial(fit_als_candidate, run.ctx, candidate))
         per_factor = seconds / factors
         run.score(candidate, artifact, seconds)
 
@@ -296,8 +299,8 @@ def default_candidate(model: str, config: EngineConfig) -> Candidate:
     if model == "ease":
         return Candidate("ease", {"lambda_scale": config.ease_lambda_scales[0]})
     if model == "als":
-        return Candidate("als", {"factors": float(config.als_factors[0]), "regularization": config.als_regularizations[0],
-                                 "alpha": config.als_alphas[0]})  # fmt: skip
+        params = {"factors": float(config.als_factors[0]), "regularization": config.als_regularizations[0]}
+        return Candidate("als", {**params, "alpha": config.als_alphas[0]})
     if model == "lightfm":
         return Candidate("lightfm", {"epochs": float(config.epochs)})
     return Candidate("popularity", {"window_days": config.popularity_windows_days[0]})
@@ -324,7 +327,7 @@ def select_model(
         run = _Run(ctx, _relevant_part(test, config, matrix.rating_scale, min_rating), k, config.selection_budget_s)
         window = _select_popularity(run)
     except InvalidData as exc:
-        return _without_evidence(models, pinned, config, k, str(exc), time.perf_counter() - started)
+        return _without_evidence(models, pinned, config, k=k, why=str(exc), seconds=time.perf_counter() - started)
     run.ctx = replace(ctx, popularity_window_days=window)
     for model in models:
         if model == "popularity":
@@ -343,7 +346,7 @@ def select_model(
         winner, reason = default_candidate(pinned, config), "pinned; no grid point could be measured"
     else:
         winner = best.candidate
-        reason = "pinned" if pinned is not None else "best ndcg@%d on validation" % k
+        reason = "pinned" if pinned is not None else f"best ndcg@{k} on validation"
     if winner.model != "popularity" and "window_days" in winner.params:
         winner = Candidate(winner.model, {n: v for n, v in winner.params.items() if n != "window_days"})
     auc = _winner_auc(run, best)
@@ -367,7 +370,7 @@ def _winner_auc(run: _Run, best: Trial | None) -> float | None:
 
 
 def _without_evidence(
-    models: Sequence[str], pinned: str | None, config: EngineConfig, k: int, why: str, seconds: float
+    models: Sequence[str], pinned: str | None, config: EngineConfig, *, k: int, why: str, seconds: float
 ) -> Selection:
     """Too little data for a validation split (a new deployment): serve the first candidate, untested."""
     model = pinned or (models[0] if models else "popularity")
@@ -376,4 +379,3 @@ def _without_evidence(
         winner=default_candidate(model, config), reason=f"no validation possible: {why}", split="none", k=k,
         trials=(), popularity_window_days=config.popularity_windows_days[0], seconds=seconds, pinned=pinned,
     )  # fmt: skip
-

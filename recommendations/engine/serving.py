@@ -146,14 +146,16 @@ def faded(weights: FloatArray, timestamps: npt.NDArray[np.int64] | None, half_li
     if half_life_days <= 0 or timestamps is None or weights.shape[0] == 0:
         return weights
     age_days = (timestamps.max() - timestamps).astype(np.float64) / 86_400.0
-    return (weights * np.power(0.5, age_days / half_life_days)).astype(np.float32)
+    out: FloatArray = (weights * np.power(0.5, age_days / half_life_days)).astype(np.float32)
+    return out
 
 
 def standardised(scores: npt.NDArray[np.float32], axis: int = -1) -> npt.NDArray[np.float32]:
     """(scores - mean) / std along ``axis``: puts two models' scores on one scale before blending."""
     mean = scores.mean(axis=axis, keepdims=True, dtype=np.float64)
     std = scores.std(axis=axis, keepdims=True, dtype=np.float64)
-    return ((scores - mean) / np.maximum(std, 1e-12)).astype(np.float32)
+    out: FloatArray = ((scores - mean) / np.maximum(std, 1e-12)).astype(np.float32)
+    return out
 
 
 def gather_rows(rows: UserItems, indices: IndexArray, scale: FloatArray | None = None) -> tuple[IndexArray, FloatArray]:
@@ -377,7 +379,8 @@ class Recommender:
             )
         if self.item_item:
             # The history item that adds the most to the recommended item's score "explains" it.
-            assert art.neighbours is not None and contributions is not None
+            assert art.neighbours is not None
+            assert contributions is not None
             block = small_csr(art.neighbours, positives, art.n_items, contributions)[:, ranked].toarray()
             agreement = np.where(block != 0, block, -np.inf)
         else:
@@ -457,9 +460,9 @@ class Recommender:
             if art.popularity_blend > 0.0:
                 chunk = standardised(chunk, axis=1) + self._popularity_prior
             return chunk
-        chunk: FloatArray = art.user_factors[rows] @ art.item_factors.T
-        chunk += art.item_biases
-        return chunk
+        factor_scores: FloatArray = art.user_factors[rows] @ art.item_factors.T
+        factor_scores += art.item_biases
+        return factor_scores
 
     def recommend_batch(
         self,
@@ -510,7 +513,9 @@ class Recommender:
         from_popularity = rows < 0
         if self.popularity_only:
             from_popularity = np.ones(rows.shape[0], dtype=bool)
-        return BatchRecommendations(user_ids=user_ids, item_indices=items, scores=scores, from_popularity=from_popularity)
+        return BatchRecommendations(
+            user_ids=user_ids, item_indices=items, scores=scores, from_popularity=from_popularity
+        )
 
     def popular_batch(self, user_ids: npt.NDArray[np.int64], *, k: int = 10) -> IndexArray:
         """Popularity top-k per user, excluding each user's seen items (the evaluation baseline)."""

@@ -55,7 +55,7 @@ def global_time_split(
     """
     _check_fraction(test_fraction)
     order = np.lexsort((np.arange(len(arrays)), arrays.timestamps))
-    n_test = int(round(len(arrays) * test_fraction))
+    n_test = round(len(arrays) * test_fraction)
     is_test = np.zeros(len(arrays), dtype=bool)
     is_test[order[len(arrays) - n_test :]] = True
     return take(arrays, ~is_test), take(arrays, is_test)
