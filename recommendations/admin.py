@@ -45,6 +45,7 @@ class TrainingLogAdmin(ReadOnlyAdmin):
         "recall_at_k",
         "ndcg_at_k",
         "k",
+        "selection",
         "model_version",
         "triggered_by",
         "short_error",
@@ -63,6 +64,18 @@ class TrainingLogAdmin(ReadOnlyAdmin):
             return "-"
         minutes, seconds = divmod(obj.duration_s, 60)
         return f"{int(minutes)}m {seconds:.0f}s" if minutes else f"{seconds:.1f}s"
+
+    @admin.display(description="chosen model (validation ndcg of each candidate)")
+    def selection(self, obj: TrainingLog) -> str:
+        # Written by recommendations.training: metrics["selection"] is engine Selection.summary().
+        chosen = (obj.metrics or {}).get("selection") or {}
+        if not chosen:
+            return "-"
+        scores = ", ".join(
+            f"{model} {best.get('ndcg@' + str(chosen.get('k', obj.k)), 0):.3f}" if best else f"{model} skipped"
+            for model, best in (chosen.get("best_per_model") or {}).items()
+        )
+        return f"{chosen.get('candidate')} ({scores})"
 
     @admin.display(description="error")
     def short_error(self, obj: TrainingLog) -> str:

@@ -103,6 +103,7 @@ class ModelState:
     items: int | None = None
     interactions: int | None = None
     metrics: dict[str, object] | None = None
+    selection: dict[str, object] | None = None  # the candidates model selection compared, and the winner
 
 
 # --- the served model ---------------------------------------------------------------------------------
@@ -191,7 +192,7 @@ async def popular_pool(content_type: ContentType) -> caching.PopularPool:
 def _history_of(arrays: InteractionArrays | None) -> History | None:
     if arrays is None:
         return None
-    return History(item_ids=arrays.item_ids, kinds=arrays.kinds, values=arrays.values)
+    return History(item_ids=arrays.item_ids, kinds=arrays.kinds, values=arrays.values, timestamps=arrays.timestamps)
 
 
 def _score_with_model(
@@ -305,5 +306,6 @@ def model_status() -> dict[str, ModelState]:
             items=artifact.n_items,
             interactions=counts.get("interactions") if isinstance(counts, dict) else None,
             metrics=dict(meta.get("metrics", {})),
+            selection=meta.get("selection"),
         )
     return status

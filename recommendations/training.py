@@ -1,17 +1,17 @@
 """Training: the one function that trains a content type end to end, and the way to start it in the background.
 
 ``train_content_type`` is what the management command, cron, the admin action and the API all call:
-extract from the data service -> skip if nothing changed -> evaluate on a time-based holdout -> fit on
-all data -> save atomically -> record the run in a TrainingLog. The running TrainingLog row is also the
-lock: the database allows one running row per content type (a partial unique constraint), so two
-processes, or two machines, can never train the same type at once.
+extract from the data service -> skip if nothing changed -> select the model on a validation split
+(every candidate fitted on the older part, scored on the newer; engine/selection.py) -> refit the
+winner on all data -> save atomically -> record the run (every candidate's metrics) in a TrainingLog.
+The running TrainingLog row is also the lock: the database allows one running row per content type
+(a partial unique constraint), so two processes, or two machines, can never train the same type at once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,14 +26,8 @@ from django.utils import timezone
 from musicbud.errors import Conflict
 from recommendations.data import get_interaction_store
 from recommendations.domain import CatalogItem, ContentType, InteractionArrays
-from recommendations.engine import EngineConfig, EngineError, InvalidData, save_artifact, train_model
-from recommendations.engine.evaluation import (
-    EvaluationReport,
-    evaluate_artifact,
-    holdout_auc,
-    random_split,
-    time_split,
-)
+from recommendations.engine import EngineConfig, EngineError, save_artifact, train_model
+from recommendations.engine.selection import select_model
 from recommendations.engine.train import EpochCallback
 from recommendations.models import TrainingLog, TrainingStatus
 
@@ -87,30 +81,6 @@ def data_fingerprint(arrays: InteractionArrays, catalog: Sequence[CatalogItem], 
     return digest.hexdigest()
 
 
-def _holdout(arrays: InteractionArrays) -> tuple[InteractionArrays, InteractionArrays]:
-    # Without timestamps (imports of data that has none) a time split is meaningless.
-    if len(arrays) and int(arrays.timestamps.min()) == int(arrays.timestamps.max()):
-        return random_split(arrays)
-    return time_split(arrays)
-
-
-def _evaluate_holdout(
-    arrays: InteractionArrays, catalog: Sequence[CatalogItem], config: EngineConfig
-) -> tuple[EvaluationReport, float | None] | None:
-    """Ranking metrics (model and popularity) and AUC of a model fit on the older part of the data."""
-    train, test = _holdout(arrays)
-    try:
-        fit_started = time.perf_counter()
-        artifact = train_model(train, catalog, config)
-        report = evaluate_artifact(artifact, test, k=HOLDOUT_K, train_seconds=time.perf_counter() - fit_started)
-        auc = holdout_auc(artifact, test)
-        return report, (auc if math.isfinite(auc) else None)
-    except InvalidData as exc:
-        # Too little data for a holdout (a brand-new deployment): the model is still trained and served.
-        logger.warning("no holdout evaluation: %s", exc)
-        return None
-
-
 def _last_fingerprint(content_type: ContentType) -> str | None:
     last = (
         TrainingLog.objects.filter(content_type=content_type.value, status=TrainingStatus.SUCCEEDED)
@@ -150,14 +120,12 @@ def train_content_type(
         if not force and fingerprint == _last_fingerprint(content_type) and _model_exists(content_type):
             say("data unchanged since the last model: skipped (use --force to retrain)")
             return _finish(log, started, status=TrainingStatus.SKIPPED, data_fingerprint=fingerprint)
-        say(f"evaluating on a holdout ({len(arrays)} interactions)")
-        holdout = _evaluate_holdout(arrays, catalog, config)
-        report, auc = holdout if holdout is not None else (None, None)
-        say("fitting on all interactions")
-        artifact = train_model(arrays, catalog, config, on_epoch=on_epoch)
-        if report is not None:
-            artifact.metadata["metrics"] = {**report.summary(), "auc": None if auc is None else round(auc, 5)}
+        say(f"selecting a model on a validation split ({len(arrays)} interactions)")
+        selection = select_model(arrays, catalog, config, content_type=content_type.value, k=HOLDOUT_K)
+        say(f"fitting {selection.winner.label} on all interactions ({selection.reason})")
+        artifact = train_model(arrays, catalog, config, on_epoch=on_epoch, selection=selection)
         artifact.metadata["counts"]["interactions"] = len(arrays)
+        model, popular = selection.winner_metrics, selection.popularity_metrics
         save_artifact(artifact, settings.MODEL_DIR, content_type.value)
         say(f"saved model {artifact.version}")
         return _finish(
@@ -170,11 +138,16 @@ def train_content_type(
             items=artifact.n_items,
             interactions=len(arrays),
             k=HOLDOUT_K,
-            precision_at_k=report.model.precision if report else None,
-            recall_at_k=report.model.recall if report else None,
-            ndcg_at_k=report.model.ndcg if report else None,
-            auc=auc,
-            metrics=report.summary() if report else {},
+            precision_at_k=model.precision if model else None,
+            recall_at_k=model.recall if model else None,
+            ndcg_at_k=model.ndcg if model else None,
+            auc=selection.auc,
+            # The fields above are the winner's validation metrics; here the baseline and every candidate.
+            metrics={
+                **({"model": model.summary(HOLDOUT_K)} if model else {}),
+                **({"popularity": popular.summary(HOLDOUT_K)} if popular else {}),
+                "selection": selection.summary(),
+            },
         )
     except BaseException as exc:
         _finish(log, started, status=TrainingStatus.FAILED, error=f"{exc.__class__.__name__}: {exc}"[:10_000])

@@ -70,6 +70,9 @@ class ModelStateSerializer(serializers.Serializer[Any]):
     items = serializers.IntegerField(allow_null=True, required=False)
     interactions = serializers.IntegerField(allow_null=True, required=False)
     metrics = serializers.JSONField(allow_null=True, required=False, help_text="holdout metrics of the served model")
+    selection = serializers.JSONField(
+        allow_null=True, required=False, help_text="every candidate model's validation metrics and the one chosen"
+    )
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         # A type on popularity says only that (its model fields would all be null).

@@ -1,5 +1,11 @@
 """The trained model as plain arrays, its versioned on-disk layout, and the store that serves it.
 
+Two kinds of model share this layout (``metadata["kind"]``):
+
+- ``factors`` (LightFM, ALS): scores are ``item_factors @ user_factors[u] + item_biases``;
+- ``item_item`` (EASE): no user factors; scores are the user's weighted history row times a sparse
+  item x item neighbour matrix (``neighbours``, CSR), so a new like changes the scores exactly.
+
 Layout per content type::
 
     <model_dir>/<content_type>/<version>/*.npy + meta.json   one immutable folder per trained model
@@ -28,45 +34,81 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from .config import EngineConfig
 from .errors import CorruptModel, ModelNotFound
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: model kinds, per-pair timestamps of the seen matrix. Format-1 folders (factor models without
+# timestamps) still load: nothing in them is missing for the factor kind.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 CURRENT = "CURRENT"
 META = "meta.json"
+FACTORS = "factors"
+ITEM_ITEM = "item_item"
+KINDS = (FACTORS, ITEM_ITEM)
 ARRAY_NAMES = (
     "user_ids", "item_ids", "user_factors", "user_biases", "item_factors", "item_biases", "item_norms",
     "popularity", "trending", "seen_indptr", "seen_indices", "seen_weights", "feature_names",
 )  # fmt: skip
+NEIGHBOUR_ARRAYS = ("neighbour_indptr", "neighbour_indices", "neighbour_weights")
+
+
+def array_names(format_version: int, kind: str) -> tuple[str, ...]:
+    """The files a saved model of this format and kind consists of."""
+    if format_version == 1:
+        return ARRAY_NAMES
+    return (*ARRAY_NAMES, "seen_timestamps", *(NEIGHBOUR_ARRAYS if kind == ITEM_ITEM else ()))
+
+
 # A crashed save leaves a hidden temporary folder; one this old cannot belong to a save still running.
 STALE_TEMP_S = 6 * 3600
 
 
 @dataclass(frozen=True)
 class UserItems:
-    """Per-user item lists in CSR form (kept as raw arrays so memory-mapped files are not copied).
+    """Rows of item lists in CSR form (kept as raw arrays so memory-mapped files are not copied).
 
-    ``weights`` > 0 are positives, 0 items seen without being a positive (a low rating), < 0 dislikes.
+    As the seen matrix (one row per user): ``weights`` > 0 are positives, 0 items seen without being a
+    positive (a low rating), < 0 dislikes; ``timestamps`` the latest event time of each pair (None in
+    format-1 models). As the neighbour matrix of an item-item model: row i holds the items that
+    history item i adds score to, with the weights it adds.
     """
 
     indptr: npt.NDArray[np.int64]
     indices: npt.NDArray[np.int32]
     weights: npt.NDArray[np.float32]
+    timestamps: npt.NDArray[np.int64] | None = None
 
-    def row(self, user_index: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
-        start, end = int(self.indptr[user_index]), int(self.indptr[user_index + 1])
+    def row(self, index: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+        start, end = int(self.indptr[index]), int(self.indptr[index + 1])
         return self.indices[start:end], self.weights[start:end]
+
+    def row_timestamps(self, index: int) -> npt.NDArray[np.int64] | None:
+        if self.timestamps is None:
+            return None
+        return self.timestamps[int(self.indptr[index]) : int(self.indptr[index + 1])]
+
+    def to_csr(self, n_columns: int) -> sp.csr_matrix:
+        """A scipy view (no copy of memory-mapped data beyond what scipy's index checks need)."""
+        return sp.csr_matrix((self.weights, self.indices, self.indptr), shape=(self.indptr.shape[0] - 1, n_columns))
+
+
+# The same CSR structure, named for what an item-item model keeps in it.
+ItemNeighbours = UserItems
 
 
 @dataclass(frozen=True)
 class ModelArtifact:
-    """Everything serving needs, engine-agnostic: scores are ``item_factors @ user_factors[u] + item_biases``.
+    """Everything serving needs, for both kinds (see the module docstring).
 
     For a hybrid model the item rows are already the sums of their feature embeddings (what LightFM's
-    ``get_item_representations`` computes), so serving never needs the feature matrix.
+    ``get_item_representations`` computes), so serving never needs the feature matrix. An item-item
+    model has zero-width factor arrays (``(n_users, 0)``, ``(n_items, 0)``) and zero biases, and its
+    ``neighbours``.
     """
 
     user_ids: npt.NDArray[np.int64]  # sorted external ids; row index = position
@@ -81,10 +123,25 @@ class ModelArtifact:
     seen: UserItems
     feature_names: npt.NDArray[np.str_]  # genre features of a hybrid model (empty for pure CF)
     metadata: dict[str, Any] = field(default_factory=dict)
+    neighbours: ItemNeighbours | None = None  # item-item models only
 
     @property
     def version(self) -> str:
         return str(self.metadata["version"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.metadata.get("kind", FACTORS))
+
+    @property
+    def history_half_life_days(self) -> float:
+        """Recency weighting of an item-item model's history (0 = every item alike)."""
+        return float(self.metadata.get("scoring", {}).get("history_half_life_days", 0.0))
+
+    @property
+    def popularity_blend(self) -> float:
+        """Weight of standardised log-popularity added to an item-item model's standardised scores."""
+        return float(self.metadata.get("scoring", {}).get("popularity_blend", 0.0))
 
     @property
     def n_users(self) -> int:
@@ -131,13 +188,23 @@ class ModelArtifact:
         return np.where(self.item_ids[clipped] == item_ids, clipped, -1).astype(np.int64)
 
     def arrays(self) -> dict[str, npt.NDArray[Any]]:
-        return {
+        """The arrays a save writes (format FORMAT_VERSION, this artifact's kind)."""
+        out: dict[str, npt.NDArray[Any]] = {
             "user_ids": self.user_ids, "item_ids": self.item_ids, "user_factors": self.user_factors,
             "user_biases": self.user_biases, "item_factors": self.item_factors, "item_biases": self.item_biases,
             "item_norms": self.item_norms, "popularity": self.popularity, "trending": self.trending,
             "seen_indptr": self.seen.indptr, "seen_indices": self.seen.indices, "seen_weights": self.seen.weights,
             "feature_names": self.feature_names,
+            "seen_timestamps": (
+                self.seen.timestamps if self.seen.timestamps is not None
+                else np.zeros(self.seen.indices.shape[0], dtype=np.int64)
+            ),
         }  # fmt: skip
+        if self.neighbours is not None:
+            out["neighbour_indptr"] = self.neighbours.indptr
+            out["neighbour_indices"] = self.neighbours.indices
+            out["neighbour_weights"] = self.neighbours.weights
+        return out
 
 
 def new_version(now: datetime | None = None) -> str:
@@ -180,7 +247,10 @@ def save_artifact(artifact: ModelArtifact, model_dir: Path | str, content_type: 
                 f.flush()
                 os.fsync(f.fileno())
             sizes[name] = path.stat().st_size
-        meta = {**artifact.metadata, "format": FORMAT_VERSION, "content_type": content_type, "files": sizes}
+        meta = {
+            **artifact.metadata, "kind": artifact.kind, "format": FORMAT_VERSION, "content_type": content_type,
+            "files": sizes,
+        }  # fmt: skip
         # meta.json goes last: a folder without it is recognisably incomplete.
         _write_file(tmp / META, json.dumps(meta, indent=2, sort_keys=True).encode())
         _fsync_dir(tmp)
@@ -261,18 +331,29 @@ def load_artifact(folder: Path | str) -> ModelArtifact:
         meta = json.loads((folder / META).read_text())
     except (OSError, ValueError) as exc:
         raise CorruptModel(f"{folder} has no readable {META}: {exc}") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
-        raise CorruptModel(f"{folder} is not a model of format {FORMAT_VERSION}")
+    if not isinstance(meta, dict) or meta.get("format") not in READABLE_FORMATS:
+        raise CorruptModel(f"{folder} is not a model of format {' or '.join(map(str, READABLE_FORMATS))}")
+    kind = meta.get("kind", FACTORS)
+    if kind not in KINDS or (meta["format"] == 1 and kind != FACTORS):
+        raise CorruptModel(f"{folder} is a model of unknown kind {kind!r}")
+    names = array_names(int(meta["format"]), kind)
     sizes = meta.get("files")
-    if not isinstance(sizes, dict) or set(sizes) != set(ARRAY_NAMES):
+    if not isinstance(sizes, dict) or set(sizes) != set(names):
         raise CorruptModel(f"{folder}/{META} does not list the expected files")
-    arrays = {name: _load_array(folder / f"{name}.npy", int(sizes[name])) for name in ARRAY_NAMES}
+    arrays = {name: _load_array(folder / f"{name}.npy", int(sizes[name])) for name in names}
+    neighbours = None
+    if kind == ITEM_ITEM:
+        neighbours = ItemNeighbours(
+            arrays["neighbour_indptr"], arrays["neighbour_indices"], arrays["neighbour_weights"]
+        )
     artifact = ModelArtifact(
         user_ids=arrays["user_ids"], item_ids=arrays["item_ids"], user_factors=arrays["user_factors"],
         user_biases=arrays["user_biases"], item_factors=arrays["item_factors"], item_biases=arrays["item_biases"],
         item_norms=arrays["item_norms"], popularity=arrays["popularity"], trending=arrays["trending"],
-        seen=UserItems(arrays["seen_indptr"], arrays["seen_indices"], arrays["seen_weights"]),
-        feature_names=arrays["feature_names"], metadata=meta,
+        seen=UserItems(
+            arrays["seen_indptr"], arrays["seen_indices"], arrays["seen_weights"], arrays.get("seen_timestamps")
+        ),
+        feature_names=arrays["feature_names"], metadata=meta, neighbours=neighbours,
     )  # fmt: skip
     check_consistent(artifact)
     return artifact
@@ -287,6 +368,8 @@ def check_consistent(artifact: ModelArtifact) -> None:
         "item_biases": (n_items,), "item_norms": (n_items,), "popularity": (n_items,), "trending": (n_items,),
         "seen_indptr": (n_users + 1,), "seen_indices": (artifact.seen.weights.shape[0],),
     }  # fmt: skip
+    if artifact.kind == ITEM_ITEM and dim != 0:
+        raise CorruptModel("an item-item model has item factors")
     arrays = artifact.arrays()
     for name, shape in expected.items():
         if arrays[name].shape != shape:
@@ -298,6 +381,24 @@ def check_consistent(artifact: ModelArtifact) -> None:
         raise CorruptModel("id arrays have the wrong type or the model has no items")
     if int(artifact.seen.indptr[-1]) != artifact.seen.indices.shape[0]:
         raise CorruptModel("seen_indptr does not match seen_indices")
+    stamps = artifact.seen.timestamps
+    if stamps is not None and (stamps.shape != artifact.seen.indices.shape or stamps.dtype != np.int64):
+        raise CorruptModel("seen_timestamps do not match seen_indices")
+    if artifact.kind == ITEM_ITEM:
+        _check_neighbours(artifact.neighbours, n_items)
+    elif artifact.neighbours is not None:
+        raise CorruptModel("a factor model has a neighbour matrix")
+
+
+def _check_neighbours(neighbours: ItemNeighbours | None, n_items: int) -> None:
+    if neighbours is None:
+        raise CorruptModel("an item-item model has no neighbour matrix")
+    if neighbours.indptr.shape != (n_items + 1,) or int(neighbours.indptr[-1]) != neighbours.indices.shape[0]:
+        raise CorruptModel("neighbour_indptr does not match the items or neighbour_indices")
+    if neighbours.weights.shape != neighbours.indices.shape or neighbours.weights.dtype != np.float32:
+        raise CorruptModel("neighbour_weights must be float32, one per neighbour index")
+    if neighbours.indices.shape[0] and (int(neighbours.indices.max()) >= n_items or int(neighbours.indices.min()) < 0):
+        raise CorruptModel("a neighbour index points outside the catalog")
 
 
 @dataclass

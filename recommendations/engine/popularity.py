@@ -40,6 +40,9 @@ DAY_S = 86_400
 # for a 90-day window and 0.112 for the exponential decay (half-life 90 days) used before
 # (.venv/bin/python bench/evaluate_real.py, with this constant set to each window in turn).
 POPULAR_WINDOW_DAYS = 365
+# A century: every event of any real dataset is inside and fades by under 1% a year, i.e. all-time
+# counts (with recency breaking ties), in a form the data service's windowed counts express exactly.
+ALL_TIME_DAYS = 36_500
 TRENDING_RECENT_DAYS = 7
 TRENDING_BASELINE_DAYS = 90
 
@@ -108,16 +111,25 @@ def _window_sums(
 
 
 def popularity_scores(
-    items: npt.NDArray[np.intp], kinds: npt.NDArray[np.int8], timestamps: npt.NDArray[np.int64], n_items: int
+    items: npt.NDArray[np.intp],
+    kinds: npt.NDArray[np.int8],
+    timestamps: npt.NDArray[np.int64],
+    n_items: int,
+    *,
+    window_days: float = POPULAR_WINDOW_DAYS,
 ) -> npt.NDArray[np.float32]:
     """Every item's popularity (events: item index, kind, timestamp), summed in kind order like the data service.
+
+    ``window_days`` is the data service's ``popular_items(window_days=...)``: a model trained with the
+    window selection chose (metadata ``popularity.window_days``) serves the list the data service
+    computes for that window.
 
     Items with nothing in the window get a tail score ordered by their all-time weighted events, too small
     to overtake any item in the window, so a long list is never arbitrary at its end.
     """
     if timestamps.shape[0] == 0:
         return np.zeros(n_items, dtype=np.float32)
-    window = Window.ending_at(int(timestamps.max()), POPULAR_WINDOW_DAYS)
+    window = Window.ending_at(int(timestamps.max()), window_days)
     scores = np.zeros(n_items, dtype=np.float64)
     for kind, (counts, stamp_sums) in _window_sums(items, kinds, timestamps, n_items, window).items():
         scores += kind_weight(kind) * decayed_count(counts, stamp_sums, window)

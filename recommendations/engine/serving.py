@@ -1,7 +1,10 @@
-"""Top-k recommendations, similar items and explanations from a ModelArtifact.
+"""Top-k recommendations, similar items and explanations from a ModelArtifact of either kind.
 
-Scoring is one matrix-vector product plus the item biases, then ``argpartition``: LightFM's
-``predict`` is several times slower for full-catalog top-k and is never used here.
+Factor models: one matrix-vector product plus the item biases, then ``argpartition`` (LightFM's
+``predict`` is several times slower for full-catalog top-k and is never used here). Item-item models:
+the user's weighted history row times the sparse neighbour matrix, i.e. the sum of the neighbour rows
+of the history items, each scaled by the item's weight (optionally faded by age and blended with
+popularity, as selection chose); a new like changes that sum exactly.
 
 Ordering is total: by score, ties by item index. With the tie handling in ``top_indices`` a page at
 ``offset`` is exactly the slice of the full ranking, so paging through one model version never shows
@@ -15,12 +18,14 @@ import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
-from .artifact import ModelArtifact
+from .artifact import ITEM_ITEM, ModelArtifact, UserItems
 from .errors import UnknownItem
 from .matrix import DISLIKED_WEIGHT, event_weights
 
@@ -41,14 +46,23 @@ class History:
     item_ids: npt.NDArray[np.str_]
     kinds: npt.NDArray[np.int8]
     values: npt.NDArray[np.float32]  # NaN where the kind carries no value
+    # Unix seconds per event; an item-item model that fades old history needs them (None: no fading).
+    timestamps: npt.NDArray[np.int64] | None = None
 
     @classmethod
-    def of(cls, item_ids: Sequence[str], kinds: Sequence[int], values: Sequence[float] | None = None) -> History:
+    def of(
+        cls,
+        item_ids: Sequence[str],
+        kinds: Sequence[int],
+        values: Sequence[float] | None = None,
+        timestamps: Sequence[int] | None = None,
+    ) -> History:
         n = len(item_ids)
         return cls(
             item_ids=np.asarray(item_ids, dtype=np.str_).reshape(n),
             kinds=np.asarray(kinds, dtype=np.int8).reshape(n),
             values=np.full(n, np.nan, dtype=np.float32) if values is None else np.asarray(values, dtype=np.float32),
+            timestamps=None if timestamps is None else np.asarray(timestamps, dtype=np.int64).reshape(n),
         )
 
 
@@ -103,14 +117,68 @@ def top_indices(scores: FloatArray, n: int) -> IndexArray:
 
 def dedupe_pairs(indices: IndexArray, weights: FloatArray) -> tuple[IndexArray, FloatArray]:
     """One weight per item, as in training: the strongest event, a dislike over anything."""
+    indices, weights, _ = dedupe_events(indices, weights, None)
+    return indices, weights
+
+
+def dedupe_events(
+    indices: IndexArray, weights: FloatArray, timestamps: npt.NDArray[np.int64] | None
+) -> tuple[IndexArray, FloatArray, npt.NDArray[np.int64] | None]:
+    """``dedupe_pairs`` that also keeps each pair's latest event time, as the training matrix does."""
     if indices.shape[0] == 0:
-        return indices, weights
+        return indices, weights, timestamps
     order = np.argsort(indices, kind="stable")
     indices, weights = indices[order], weights[order]
     starts = np.flatnonzero(np.r_[True, indices[1:] != indices[:-1]])
     best = np.maximum.reduceat(weights, starts)
     best[np.minimum.reduceat(weights, starts) == DISLIKED_WEIGHT] = DISLIKED_WEIGHT
-    return indices[starts], best
+    stamps = None if timestamps is None else np.maximum.reduceat(timestamps[order], starts)
+    return indices[starts], best, stamps
+
+
+def faded(weights: FloatArray, timestamps: npt.NDArray[np.int64] | None, half_life_days: float) -> FloatArray:
+    """History weights times 0.5 ** (age / half-life), age in days before the user's own latest event.
+
+    Relative to the user's latest event, not the clock: a user back after a year still has a taste,
+    and a stored history gives the same weights today and tomorrow. On ML-100K (global time cut, EASE)
+    a 30-day half-life raised ndcg@10 from 0.215 to 0.264; it is chosen on validation per training.
+    """
+    if half_life_days <= 0 or timestamps is None or weights.shape[0] == 0:
+        return weights
+    age_days = (timestamps.max() - timestamps).astype(np.float64) / 86_400.0
+    out: FloatArray = (weights * np.power(0.5, age_days / half_life_days)).astype(np.float32)
+    return out
+
+
+def standardised(scores: npt.NDArray[np.float32], axis: int = -1) -> npt.NDArray[np.float32]:
+    """(scores - mean) / std along ``axis``: puts two models' scores on one scale before blending."""
+    mean = scores.mean(axis=axis, keepdims=True, dtype=np.float64)
+    std = scores.std(axis=axis, keepdims=True, dtype=np.float64)
+    out: FloatArray = ((scores - mean) / np.maximum(std, 1e-12)).astype(np.float32)
+    return out
+
+
+def gather_rows(rows: UserItems, indices: IndexArray, scale: FloatArray | None = None) -> tuple[IndexArray, FloatArray]:
+    """The concatenated entries of some CSR rows (each row's weights times ``scale`` of that row)."""
+    starts, ends = rows.indptr[indices], rows.indptr[indices + 1]
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+    columns = np.asarray(rows.indices[positions], dtype=np.int64)
+    values = np.asarray(rows.weights[positions], dtype=np.float32)
+    if scale is not None:
+        values = values * np.repeat(scale, lengths)
+    return columns, values
+
+
+def small_csr(rows: UserItems, indices: IndexArray, n_columns: int, scale: FloatArray | None = None) -> sp.csr_matrix:
+    """Some rows of a (memory-mapped) CSR as a new small scipy matrix, without touching the others."""
+    columns, values = gather_rows(rows, indices, scale)
+    indptr = np.zeros(indices.shape[0] + 1, dtype=np.int64)
+    np.cumsum(rows.indptr[indices + 1] - rows.indptr[indices], out=indptr[1:])
+    return sp.csr_matrix((values, columns, indptr), shape=(indices.shape[0], n_columns))
 
 
 def fold_in(item_factors: FloatArray, indices: IndexArray, weights: FloatArray, length: float) -> FloatArray:
@@ -136,6 +204,15 @@ class Recommender:
     def __init__(self, artifact: ModelArtifact) -> None:
         self.artifact = artifact
 
+    @property
+    def item_item(self) -> bool:
+        return self.artifact.kind == ITEM_ITEM
+
+    @property
+    def popularity_only(self) -> bool:
+        """A model selection found no better than popularity: everyone gets the popular list."""
+        return self.artifact.metadata.get("model") == "popularity"
+
     # --- users -----------------------------------------------------------------------------------
 
     def recommend(
@@ -151,9 +228,10 @@ class Recommender:
         """Top ``k`` after ``offset`` for a user, never an item they interacted with or disliked.
 
         ``history`` is the user's current history from the data service. When it holds positives the
-        model has not seen (a like since the last training), the user vector is folded in from it, so
-        a new like changes the list at once. Without any positive the list is popularity.
-        ``diversity`` in [0, 1] re-ranks by maximal marginal relevance (0 = off).
+        model has not seen (a like since the last training), the user's scores are folded in from it
+        (exactly, for an item-item model), so a new like changes the list at once. Without any
+        positive the list is popularity. ``diversity`` in [0, 1] re-ranks by maximal marginal
+        relevance (0 = off).
         """
         if k < 0 or offset < 0:
             raise ValueError("k and offset must be >= 0")
@@ -161,45 +239,58 @@ class Recommender:
             raise ValueError("diversity must be between 0 and 1")
         art = self.artifact
         user_index = art.user_index(user_id)
-        indices, weights = self._history(user_index, history)
-        positives = indices[weights > 0]
+        indices, weights, stamps = self._history(user_index, history)
+        is_positive = weights > 0
+        positives = indices[is_positive]
         excluded = np.concatenate([indices, self._known(exclude)])
 
         source: Source
-        if positives.shape[0] == 0:
+        contributions: FloatArray | None = None
+        if positives.shape[0] == 0 or self.popularity_only:
             source = "popularity"
             scores = np.array(art.popularity, dtype=np.float32)
         else:
-            if user_index is not None and self._same_positives(user_index, positives):
-                source = "model"
-                user_vector = np.asarray(art.user_factors[user_index])
+            known = user_index is not None and self._same_positives(user_index, positives)
+            source = "model" if known else "fold_in"
+            if self.item_item:
+                contributions = faded(
+                    weights[is_positive], None if stamps is None else stamps[is_positive], art.history_half_life_days
+                )
+                scores = self._item_item_scores(positives, contributions)
             else:
-                source = "fold_in"
-                user_vector = fold_in(art.item_factors, positives, weights[weights > 0], art.fold_in_length)
-            scores = art.item_factors @ user_vector + art.item_biases
+                if known:
+                    assert user_index is not None
+                    user_vector = np.asarray(art.user_factors[user_index])
+                else:
+                    user_vector = fold_in(art.item_factors, positives, weights[is_positive], art.fold_in_length)
+                scores = art.item_factors @ user_vector + art.item_biases
         scores[excluded] = -np.inf
 
         if diversity > 0.0:
             ranked = self._mmr(scores, k + offset, diversity)[offset:]
         else:
             ranked = top_indices(scores, k + offset)[offset:]
-        items = self._explain(ranked, scores, positives if source != "popularity" else None)
+        items = self._explain(ranked, scores, positives if source != "popularity" else None, contributions)
         if source != "model":
             logger.debug("user %s served from %s", user_id, source)
         return RecommendationList(user_id=user_id, items=items, source=source, model_version=art.version)
 
-    def _history(self, user_index: int | None, history: History | None) -> tuple[IndexArray, FloatArray]:
-        """(item index, weight) of the user's history; the caller's history supersedes the model's copy."""
+    def _history(
+        self, user_index: int | None, history: History | None
+    ) -> tuple[IndexArray, FloatArray, npt.NDArray[np.int64] | None]:
+        """(item index, weight, latest time) of the user's history; the caller's history supersedes the model's."""
         art = self.artifact
         if history is None:
             if user_index is None:
-                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32), None
             idx, w = art.seen.row(user_index)
-            return idx.astype(np.int64), np.asarray(w)
+            stamps = art.seen.row_timestamps(user_index)
+            return idx.astype(np.int64), np.asarray(w), None if stamps is None else np.asarray(stamps)
         indices = art.item_indices(history.item_ids)
         known = indices >= 0  # an item the model lacks can be neither scored nor recommended
         weights = event_weights(history.kinds[known], history.values[known], art.config, art.rating_scale)
-        return dedupe_pairs(indices[known], weights)
+        stamps = None if history.timestamps is None else history.timestamps[known]
+        return dedupe_events(indices[known], weights, stamps)
 
     def _same_positives(self, user_index: int, positives: IndexArray) -> bool:
         idx, w = self.artifact.seen.row(user_index)
@@ -210,16 +301,91 @@ class Recommender:
         indices = self.artifact.item_indices(np.asarray(list(item_ids), dtype=np.str_))
         return indices[indices >= 0]
 
+    # --- item-item scoring ------------------------------------------------------------------------
+
+    @cached_property
+    def _popularity_prior(self) -> FloatArray:
+        """The blend term: standardised log-popularity times the blend weight selection chose."""
+        art = self.artifact
+        log_popularity = np.log1p(np.maximum(np.asarray(art.popularity, dtype=np.float32), 0.0))
+        return (art.popularity_blend * standardised(log_popularity)).astype(np.float32)
+
+    def _blend(self, scores: FloatArray) -> FloatArray:
+        """Scores as served: the raw sums, or standardised and blended with popularity."""
+        if self.artifact.popularity_blend <= 0.0:
+            return scores
+        return standardised(scores) + self._popularity_prior
+
+    def _item_item_scores(self, positives: IndexArray, weights: FloatArray) -> FloatArray:
+        """The history row times the neighbour matrix: each history item's row, scaled by its weight, summed."""
+        art = self.artifact
+        assert art.neighbours is not None
+        columns, values = gather_rows(art.neighbours, positives, weights)
+        scores = np.bincount(columns, weights=values, minlength=art.n_items).astype(np.float32)
+        return self._blend(scores)
+
+    def _history_matrix(self, rows: IndexArray) -> sp.csr_matrix:
+        """Users' stored positives (faded as the model was chosen with) as a users x items matrix."""
+        art = self.artifact
+        seen = art.seen
+        lengths = seen.indptr[rows + 1] - seen.indptr[rows]
+        columns, values = gather_rows(seen, rows)
+        half_life = art.history_half_life_days
+        if half_life > 0 and seen.timestamps is not None and columns.shape[0]:
+            starts = seen.indptr[rows]
+            positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(columns.shape[0])
+            stamps = np.asarray(seen.timestamps[positions], dtype=np.int64)
+            owner = np.repeat(np.arange(rows.shape[0]), lengths)
+            positive = values > 0
+            latest = np.full(rows.shape[0], np.iinfo(np.int64).min, dtype=np.int64)
+            np.maximum.at(latest, owner[positive], stamps[positive])
+            age_days = (latest[owner] - stamps).astype(np.float64) / 86_400.0
+            values = (values * np.power(0.5, np.maximum(age_days, 0.0) / half_life)).astype(np.float32)
+        values = np.where(values > 0, values, 0.0).astype(np.float32)
+        indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        return sp.csr_matrix((values, columns, indptr), shape=(rows.shape[0], art.n_items))
+
+    @cached_property
+    def _neighbour_matrix(self) -> sp.csr_matrix:
+        art = self.artifact
+        assert art.neighbours is not None
+        return art.neighbours.to_csr(art.n_items)
+
+    def _item_vectors(self, items: IndexArray) -> npt.NDArray[np.float64]:
+        """Unit-length item representations for diversity: factors, or the rows of the neighbour matrix."""
+        art = self.artifact
+        if self.item_item:
+            assert art.neighbours is not None
+            rows = small_csr(art.neighbours, items, art.n_items)
+            norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1), dtype=np.float64).ravel())
+            unit = sp.diags(1.0 / np.maximum(norms, 1e-12)) @ rows
+            return np.asarray((unit @ unit.T).toarray(), dtype=np.float64)
+        vectors = np.asarray(art.item_factors[items], dtype=np.float64)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors @ vectors.T
+
     def _explain(
-        self, ranked: IndexArray, scores: FloatArray, positives: IndexArray | None
+        self,
+        ranked: IndexArray,
+        scores: FloatArray,
+        positives: IndexArray | None,
+        contributions: FloatArray | None = None,
     ) -> tuple[Recommendation, ...]:
         art = self.artifact
         if positives is None or positives.shape[0] == 0:
             return tuple(
                 Recommendation(str(art.item_ids[i]), float(scores[i]), REASON_POPULAR) for i in ranked.tolist()
             )
-        # The liked item whose embedding agrees most with the recommended one "explains" it.
-        agreement = art.item_factors[positives] @ art.item_factors[ranked].T
+        if self.item_item:
+            # The history item that adds the most to the recommended item's score "explains" it.
+            assert art.neighbours is not None
+            assert contributions is not None
+            block = small_csr(art.neighbours, positives, art.n_items, contributions)[:, ranked].toarray()
+            agreement = np.where(block != 0, block, -np.inf)
+        else:
+            # The liked item whose embedding agrees most with the recommended one "explains" it.
+            agreement = art.item_factors[positives] @ art.item_factors[ranked].T
         because = positives[np.argmax(agreement, axis=0)] if ranked.shape[0] else ranked
         return tuple(
             Recommendation(str(art.item_ids[i]), float(scores[i]), REASON_BECAUSE_YOU_LIKED, str(art.item_ids[b]))
@@ -234,8 +400,7 @@ class Recommender:
         relevance = scores[pool].astype(np.float64)
         spread = relevance.max() - relevance.min()
         relevance = (relevance - relevance.min()) / spread if spread > 0 else np.ones_like(relevance)
-        vectors = np.asarray(self.artifact.item_factors[pool], dtype=np.float64)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        similarity = self._item_vectors(pool)
         chosen: list[int] = []
         max_similarity = np.full(pool.shape[0], -np.inf)
         available = np.ones(pool.shape[0], dtype=bool)
@@ -245,7 +410,7 @@ class Recommender:
             pick = int(np.argmax(value))  # first maximum: ties go to the higher-scored item
             chosen.append(pick)
             available[pick] = False
-            max_similarity = np.maximum(max_similarity, vectors @ vectors[pick])
+            max_similarity = np.maximum(max_similarity, similarity[pick])
         return pool[np.asarray(chosen, dtype=np.int64)]
 
     def popular(self, *, k: int = 10, offset: int = 0, exclude: Iterable[str] = ()) -> tuple[Recommendation, ...]:
@@ -260,19 +425,44 @@ class Recommender:
     # --- items -----------------------------------------------------------------------------------
 
     def similar_items(self, item_id: str, *, k: int = 10, offset: int = 0) -> tuple[SimilarItem, ...]:
-        """Items by cosine similarity of their embeddings; an item the model lacks raises UnknownItem."""
+        """Most similar items; an item the model lacks raises UnknownItem.
+
+        Factor models: cosine similarity of the embeddings. Item-item models: the item's neighbour
+        row, by weight (how much liking this item adds to the other's score), positive weights only.
+        """
         art = self.artifact
         index = art.item_index(item_id)
         if index is None:
             raise UnknownItem(f"item {item_id!r} is not in model {art.version}")
-        vector = np.asarray(art.item_factors[index])
-        norms = np.maximum(np.asarray(art.item_norms) * max(float(art.item_norms[index]), 1e-12), 1e-12)
-        scores = (art.item_factors @ vector) / norms
+        if self.item_item:
+            assert art.neighbours is not None
+            neighbours, weights = art.neighbours.row(index)
+            scores = np.full(art.n_items, -np.inf, dtype=np.float32)
+            positive = weights > 0
+            scores[neighbours[positive]] = weights[positive]
+        else:
+            vector = np.asarray(art.item_factors[index])
+            norms = np.maximum(np.asarray(art.item_norms) * max(float(art.item_norms[index]), 1e-12), 1e-12)
+            scores = ((art.item_factors @ vector) / norms).astype(np.float32)
         scores[index] = -np.inf
-        ranked = top_indices(scores.astype(np.float32), k + offset)[offset:]
+        ranked = top_indices(scores, k + offset)[offset:]
         return tuple(SimilarItem(str(art.item_ids[i]), float(scores[i])) for i in ranked.tolist())
 
     # --- many users at once ---------------------------------------------------------------------
+
+    def score_rows(self, rows: IndexArray) -> FloatArray:
+        """Full score rows of known users (row indices) as served, before excluding seen items."""
+        art = self.artifact
+        if self.popularity_only:
+            return np.tile(np.asarray(art.popularity, dtype=np.float32), (rows.shape[0], 1))
+        if self.item_item:
+            chunk = np.asarray((self._history_matrix(rows) @ self._neighbour_matrix).toarray(), dtype=np.float32)
+            if art.popularity_blend > 0.0:
+                chunk = standardised(chunk, axis=1) + self._popularity_prior
+            return chunk
+        factor_scores: FloatArray = art.user_factors[rows] @ art.item_factors.T
+        factor_scores += art.item_biases
+        return factor_scores
 
     def recommend_batch(
         self,
@@ -282,7 +472,7 @@ class Recommender:
         chunk_size: int = 256,
         workers: int | None = None,
     ) -> BatchRecommendations:
-        """Top-k for many users with their trained vectors (matrix-matrix products in chunks).
+        """Top-k for many users from their stored histories (matrix-matrix products in chunks).
 
         Users unknown to the model get popularity. The order is the one ``recommend`` gives a user
         without a fresh history (score, then item index), up to float rounding: a matrix product
@@ -297,11 +487,12 @@ class Recommender:
         items = np.full((user_ids.shape[0], k), -1, dtype=np.int64)
         scores = np.full((user_ids.shape[0], k), -np.inf, dtype=np.float32)
         known = np.flatnonzero(rows >= 0)
+        if self.item_item:
+            self._neighbour_matrix  # noqa: B018  (built once, before the threads share it)
 
         def run(start: int) -> None:
             at = known[start : start + chunk_size]
-            chunk = art.user_factors[rows[at]] @ art.item_factors.T
-            chunk += art.item_biases
+            chunk = self.score_rows(rows[at])
             self._mask_seen(chunk, rows[at])
             items[at], scores[at] = _top_k_rows(chunk, k)  # disjoint rows: no lock needed
 
@@ -319,7 +510,12 @@ class Recommender:
             items[cold, : popular.shape[0]] = popular
             scores[cold, : popular.shape[0]] = art.popularity[popular]
         items[~np.isfinite(scores)] = -1
-        return BatchRecommendations(user_ids=user_ids, item_indices=items, scores=scores, from_popularity=rows < 0)
+        from_popularity = rows < 0
+        if self.popularity_only:
+            from_popularity = np.ones(rows.shape[0], dtype=bool)
+        return BatchRecommendations(
+            user_ids=user_ids, item_indices=items, scores=scores, from_popularity=from_popularity
+        )
 
     def popular_batch(self, user_ids: npt.NDArray[np.int64], *, k: int = 10) -> IndexArray:
         """Popularity top-k per user, excluding each user's seen items (the evaluation baseline)."""

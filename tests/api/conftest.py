@@ -25,7 +25,9 @@ API_SPEC = SeedSpec(
     months=6,
 )
 # Small and quick: the tests check behaviour, not accuracy.
-FAST_ENGINE = {"no_components": 16, "epochs": 8, "num_threads": 1}
+# LightFM pinned: on the small seeded catalog selection may serve popularity, and these tests are about
+# serving a personalised model (selection has its own tests in tests/engine/test_selection.py).
+FAST_ENGINE = {"no_components": 16, "epochs": 8, "num_threads": 1, "pinned_models": {"*": "lightfm"}}
 SEEDED_USER_ID = 5  # a user with history in API_SPEC
 PASSWORD = "correct-horse-battery-staple"
 

@@ -144,3 +144,63 @@ def test_a_model_saved_with_since_retired_settings_still_loads_its_config(tmp_pa
     meta["config"] |= {"popularity_window_days": 365.0, "popularity_half_life_days": 90.0}
     (folder / "meta.json").write_text(json.dumps(meta))
     assert load_artifact(folder).config.weight_liked == meta["config"]["weight_liked"]
+
+
+def item_item() -> ModelArtifact:
+    from .conftest import make_item_item_artifact
+
+    return make_item_item_artifact(
+        neighbours={0: {1: 0.9, 2: 0.5}, 1: {0: 0.8}, 2: {1: 0.3}}, n_items=3, seen={1: {0: 1.0}, 5: {1: 0.5}}
+    )
+
+
+def test_an_item_item_model_saves_and_loads_back_memory_mapped(tmp_path: Path) -> None:
+    from recommendations.engine.serving import Recommender
+
+    original = item_item()
+    loaded = load_artifact(save_artifact(original, tmp_path, "anime"))
+    assert loaded.kind == "item_item"
+    assert loaded.neighbours is not None
+    assert isinstance(loaded.neighbours.weights, np.memmap)
+    for name, array in original.arrays().items():
+        np.testing.assert_array_equal(loaded.arrays()[name], array, err_msg=name)
+    assert Recommender(loaded).recommend(1, k=2) == Recommender(original).recommend(1, k=2)
+
+
+def test_the_store_hot_reloads_across_model_kinds(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    save_artifact(artifact(), tmp_path, "movies")
+    assert store.current("movies").kind == "factors"
+    newer = item_item()
+    save_artifact(newer, tmp_path, "movies")
+    assert store.current("movies").kind == "item_item"
+    assert store.current("movies").version == newer.version
+
+
+def test_an_item_item_model_without_its_neighbour_matrix_is_refused(tmp_path: Path) -> None:
+    folder = save_artifact(item_item(), tmp_path, "anime")
+    (folder / "neighbour_weights.npy").unlink()
+    with pytest.raises(CorruptModel):
+        load_artifact(folder)
+
+
+def test_a_format_1_factor_model_still_loads(tmp_path: Path) -> None:
+    folder = save_artifact(artifact(), tmp_path, "movies")
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "seen_timestamps.npy").unlink()
+    del meta["files"]["seen_timestamps"]
+    meta["format"] = 1
+    del meta["kind"]
+    (folder / "meta.json").write_text(json.dumps(meta))
+    loaded = load_artifact(folder)
+    assert loaded.kind == "factors"
+    assert loaded.seen.timestamps is None
+
+
+def test_a_model_of_an_unknown_format_is_refused(tmp_path: Path) -> None:
+    folder = save_artifact(artifact(), tmp_path, "movies")
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["format"] = 99
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CorruptModel):
+        load_artifact(folder)

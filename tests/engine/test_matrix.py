@@ -42,9 +42,21 @@ def test_ratings_are_scaled_by_the_top_of_their_scale() -> None:
     assert four_of_five < five_of_five
 
 
-def test_a_low_rating_is_not_a_positive_by_default() -> None:
+def test_a_low_rating_weighs_a_fixed_fraction_of_its_linear_weight_by_default() -> None:
     one_of_five, two_of_five, three_of_five = weights_of([K.RATED] * 3, [1, 2, 3], scale=5.0)
-    assert one_of_five == two_of_five == 0.0
+    low = EngineConfig().low_rating_weight
+    assert 0 < low < 1
+    assert one_of_five == pytest.approx(low * 0.2)
+    assert two_of_five == pytest.approx(low * 0.4)
+    assert three_of_five == pytest.approx(0.6)  # 3 of 5 is not low: its full linear weight
+
+
+def test_a_low_rating_weight_of_zero_makes_low_ratings_seen_but_not_positive() -> None:
+    config = EngineConfig.from_overrides({"low_rating_weight": 0.0})
+    one_of_five, three_of_five = event_weights(
+        np.array([K.RATED, K.RATED], dtype=np.int8), np.array([1, 3], dtype=np.float32), config, 5.0
+    )
+    assert one_of_five == 0.0
     assert three_of_five > 0
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -93,8 +94,11 @@ def test_an_unknown_user_without_history_gets_popular_items(recommender: Recomme
 
 
 def test_popular_items_skip_what_a_cold_user_has_seen(recommender: Recommender) -> None:
-    history = History.of(["i03"], [K.RATED], [1.0])  # seen, but a low rating is no taste signal
-    assert ids(recommender.recommend(99, k=2, history=history)) == ["i00", "i05"]
+    art = recommender.artifact
+    config = {**art.metadata["config"], "low_rating_weight": 0.0}  # a low rating: seen, no taste signal
+    strict = Recommender(dataclasses.replace(art, metadata={**art.metadata, "config": config}))
+    history = History.of(["i03"], [K.RATED], [1.0])
+    assert ids(strict.recommend(99, k=2, history=history)) == ["i00", "i05"]
 
 
 def test_a_user_with_only_dislikes_gets_popularity_without_the_disliked_items(recommender: Recommender) -> None:

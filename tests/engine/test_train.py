@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from recommendations.domain import CatalogItem, InteractionKind
+from recommendations.engine.candidates import Candidate, Context, fit_candidate
 from recommendations.engine.config import EngineConfig
 from recommendations.engine.errors import EngineUnavailable, InvalidData
 from recommendations.engine.matrix import build_interaction_matrix
@@ -16,7 +17,10 @@ from recommendations.engine.train import train_model
 from .conftest import clustered_interactions, events
 
 # Small and quick; two threads on purpose, so the assertions must hold despite Hogwild updates.
-FAST = EngineConfig.from_overrides({"no_components": 8, "epochs": 30, "num_threads": 2})
+# LightFM pinned: these tests are about the LightFM candidate (selection has its own tests).
+FAST = EngineConfig.from_overrides(
+    {"no_components": 8, "epochs": 30, "num_threads": 2, "pinned_models": {"*": "lightfm"}}
+)
 
 
 def test_importing_lightfm_loads_the_openmp_build() -> None:
@@ -38,9 +42,15 @@ def test_training_recovers_each_users_taste_cluster() -> None:
 
 def test_each_epoch_is_reported_as_it_ends() -> None:
     reported: list[tuple[int, int]] = []
-    config = EngineConfig.from_overrides({"no_components": 4, "epochs": 4, "num_threads": 1})
-    train_model(clustered_interactions(), [], config, on_epoch=lambda done, total: reported.append((done, total)))
-    assert reported == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    config = EngineConfig.from_overrides(
+        {"no_components": 4, "epochs": 4, "num_threads": 1, "pinned_models": {"*": "lightfm"}}
+    )
+    artifact = train_model(
+        clustered_interactions(), [], config, on_epoch=lambda done, total: reported.append((done, total))
+    )
+    total = int(artifact.metadata["params"]["epochs"])  # selection scored 2 and 4 epochs; the final fit is one
+    assert total in (2, 4)
+    assert reported == [(n, total) for n in range(1, total + 1)]
 
 
 def test_the_artifact_records_counts_config_and_rating_scale() -> None:
@@ -87,7 +97,9 @@ def test_scores_from_the_artifact_equal_lightfm_predictions() -> None:
     arrays = clustered_interactions()
     # Refit LightFM directly with one thread and the same seed: identical factors, so compare predict().
     single = EngineConfig.from_overrides({**FAST.to_dict(), "num_threads": 1})
-    artifact = train_model(arrays, [], single)
+    matrix = build_interaction_matrix(arrays, single)
+    context = Context(matrix=matrix, arrays=arrays, catalog=[], config=single)
+    artifact = fit_candidate(context, Candidate("lightfm", {"epochs": 30.0}))
     model = lightfm.LightFM(no_components=8, loss="warp", learning_rate=0.05, max_sampled=10, random_state=42)
     matrix = build_interaction_matrix(arrays, single).positives()
     model.fit(matrix, sample_weight=matrix, epochs=30, num_threads=1)

@@ -23,7 +23,8 @@ from recommendations.training import acquire_training
 REPO = Path(__file__).resolve().parents[2]
 SPEC = SeedSpec(users=50, items={ContentType.MOVIES: 60, ContentType.MANGA: 30, ContentType.ANIME: 40}, seed=3,
                 interactions_per_user=10, months=4)  # fmt: skip
-FAST_ENGINE = {"no_components": 8, "epochs": 3, "num_threads": 1}
+# LightFM pinned, so the final fit reports epochs (selection has its own tests).
+FAST_ENGINE = {"no_components": 8, "epochs": 3, "num_threads": 1, "pinned_models": {"*": "lightfm"}}
 
 
 @pytest.fixture
@@ -48,11 +49,11 @@ def test_training_all_types_writes_models_and_succeeded_logs(engine: Path, capsy
     assert "[movies] extracting interactions" in out
     assert "[anime] saved model" in out
     # Not a terminal here: a line per tenth of the epochs (every epoch, with 3) instead of a bar.
-    assert [line for line in out.splitlines() if line.startswith("[manga] epoch")] == [
-        "[manga] epoch 1/3",
-        "[manga] epoch 2/3",
-        "[manga] epoch 3/3",
-    ]
+    epochs = [line for line in out.splitlines() if line.startswith("[manga] epoch")]
+    # Selection scored 1 and 3 epochs on validation; the final fit runs the winner's count.
+    total = len(epochs)
+    assert total in (1, 3)
+    assert epochs == [f"[manga] epoch {n}/{total}" for n in range(1, total + 1)]
     logs = list(TrainingLog.objects.order_by("content_type"))
     assert [(log.content_type, log.status, log.triggered_by) for log in logs] == [
         ("anime", "succeeded", "cli"),

@@ -1,8 +1,9 @@
 """Offline evaluation of the recommender on a train/test pair of ratings files.
 
-Trains exactly what the service trains (same function, same defaults, settings.RECOMMENDATIONS_ENGINE
-overrides), ranks all items for every test user and prints the metrics beside the popularity baseline.
-The last line of output is one JSON object, for scripts.
+Trains exactly what the service trains (same function, same selection of the model on a validation
+split of TRAIN, same defaults, settings.RECOMMENDATIONS_ENGINE overrides), ranks all items for every
+test user and prints each candidate's validation metrics, the chosen model's and popularity's test
+metrics. The last line of output is one JSON object, for scripts.
 """
 
 from __future__ import annotations
@@ -45,8 +46,16 @@ class Command(BaseCommand):
         except (EngineError, OSError) as exc:
             raise CommandError(str(exc)) from exc
         summary = report.summary()
+        selection = summary.get("selection") or {}
+        self.stdout.write(f"selection ({selection.get('split')} split of --train, "
+                          f"{selection.get('validation_users')} validation users):")  # fmt: skip
+        for trial in selection.get("trials", []):
+            scored = trial.get("metrics", {}).get(f"ndcg@{report.k}")
+            shown = f"ndcg@{report.k} {scored:.4f}" if scored is not None else f"skipped: {trial.get('skipped')}"
+            self.stdout.write(f"  {trial['candidate']:<60} {shown}")
+        self.stdout.write(f"chosen: {report.model_name} ({selection.get('reason')})")
         for name in ("model", "popularity"):
             metrics = ", ".join(f"{key} {value:.4f}" for key, value in summary[name].items())
             self.stdout.write(f"{name:<10} {metrics}")
-        self.stdout.write(f"users {report.users}, items {report.items}, fit {report.fit_seconds:.1f}s")
+        self.stdout.write(f"users {report.users}, items {report.items}, final fit {report.fit_seconds:.1f}s")
         self.stdout.write(json.dumps(summary))

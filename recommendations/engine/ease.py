@@ -1,0 +1,170 @@
+"""EASE (Steck, WWW 2019): a linear item-item model in closed form, stored sparsified.
+
+With X the users x items matrix of interaction weights, EASE solves
+    min_B ||X - X B||^2 + lambda ||B||^2   subject to diag(B) = 0,
+whose solution is B = I - P / diag(P) with P = (X^T X + lambda I)^-1 (column j divided by P_jj). A
+user's scores are their weighted history row times B. The inverse is dense and O(n^3) to compute, so
+EASE runs only for catalogs up to ``ease_max_items``; the served matrix keeps only the largest
+weights, so a 20k-item catalog with 200 neighbours per item is 32 MB instead of 1.6 GB.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.linalg import lapack
+
+from ..domain import CatalogItem
+from .errors import InvalidData
+
+logger = logging.getLogger(__name__)
+
+# Seconds per n^3 of one float32 Cholesky inverse on this machine: 5,204 items took 2.4 s on one BLAS
+# thread, 1.8 s on two (python /tmp timing of spotrf + spotri, 2 vCPUs). Used to skip EASE before it
+# starts when the budget cannot afford it; refined by every fit that actually runs.
+SECONDS_PER_ITEM_CUBED = 1.7e-11
+
+
+@dataclass(frozen=True)
+class Gram:
+    """X^T X of the warm items (those with a positive weight) and which columns they are."""
+
+    matrix: npt.NDArray[np.float32]
+    warm: npt.NDArray[np.int64]  # column indices of X, row/column order of ``matrix``
+    mean_diagonal: float
+    counts: npt.NDArray[np.int64]  # positives per column of X (all columns)
+
+
+def gram(interactions: sp.csr_matrix) -> Gram:
+    """The item Gram matrix over items with at least one positive (cold columns add nothing)."""
+    counts = np.diff(interactions.tocsc().indptr)
+    warm = np.flatnonzero(counts > 0).astype(np.int64)
+    if warm.shape[0] == 0:
+        raise InvalidData("no item has a positive interaction")
+    x = interactions[:, warm].astype(np.float32)
+    matrix = np.asarray((x.T @ x).toarray(), dtype=np.float32)
+    return Gram(matrix=matrix, warm=warm, mean_diagonal=float(np.diag(matrix).mean()), counts=counts.astype(np.int64))
+
+
+def estimated_seconds(n_items: int) -> float:
+    return SECONDS_PER_ITEM_CUBED * float(n_items) ** 3
+
+
+def solve(g: Gram, lam: float) -> npt.NDArray[np.float32]:
+    """The dense EASE weights over the warm items (float32; Cholesky, twice as fast as a general inverse)."""
+    global SECONDS_PER_ITEM_CUBED
+    started = time.perf_counter()
+    a = g.matrix.copy()
+    a[np.diag_indices_from(a)] += np.float32(lam)
+    factor, info = lapack.spotrf(a, lower=False, overwrite_a=True)
+    if info != 0:
+        raise InvalidData(f"EASE Gram matrix is not positive definite (lapack info {info})")
+    inverse, info = lapack.spotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise InvalidData(f"EASE inverse failed (lapack info {info})")
+    # spotri fills the upper triangle only.
+    p = np.triu(inverse) + np.triu(inverse, 1).T
+    weights = -p / np.diag(p)
+    np.fill_diagonal(weights, 0.0)
+    seconds = time.perf_counter() - started
+    n = g.matrix.shape[0]
+    if n >= 500:  # small inverses are dominated by overheads and would mislead the estimate
+        SECONDS_PER_ITEM_CUBED = seconds / float(n) ** 3
+    out: npt.NDArray[np.float32] = weights.astype(np.float32, copy=False)
+    return out
+
+
+def sparsify(
+    dense: npt.NDArray[np.float32], warm: npt.NDArray[np.int64], n_items: int, *, neighbours: int, minimum: int
+) -> sp.csr_matrix:
+    """Keep the ``n_warm * neighbours`` largest weights by magnitude, and each row's ``minimum`` largest.
+
+    A global magnitude cut lost less than a per-row top-N with as many entries (ndcg@10 on the anime
+    sample, 50 per item: 0.350 vs 0.338 per row; dense 0.350), since popular items need more weights
+    than rare ones. The per-row minimum keeps every item's similar-items list. Negative weights are
+    kept: they are how EASE says "users of i do not want j".
+    """
+    n_warm = warm.shape[0]
+    magnitude = np.abs(dense)
+    budget = min(n_warm * neighbours, dense.size)
+    threshold = np.partition(magnitude.ravel(), dense.size - budget)[dense.size - budget]
+    keep = magnitude >= max(float(threshold), np.finfo(np.float32).tiny)
+    per_row = min(minimum, n_warm - 1)
+    if per_row > 0:
+        top = np.argpartition(-dense, per_row - 1, axis=1)[:, :per_row]
+        keep[np.arange(n_warm)[:, None], top] |= dense[np.arange(n_warm)[:, None], top] > 0
+    rows, cols = np.nonzero(keep)
+    matrix = sp.csr_matrix((dense[rows, cols], (warm[rows], warm[cols])), shape=(n_items, n_items), dtype=np.float32)
+    matrix.sort_indices()
+    return matrix
+
+
+# A cold item is placed at the mean of this many of the most popular warm items of each of its
+# genres. All genre-mates (thousands for "Comedy") took 27 s per fit on the anime sample's 7,306 cold
+# items; 20 per genre takes well under a second and still says "a typical item of these genres".
+COLD_MATES_PER_GENRE = 20
+
+
+def genre_cold_start(
+    weights: sp.csr_matrix,
+    item_ids: npt.NDArray[np.str_],
+    warm: npt.NDArray[np.int64],
+    catalog: Sequence[CatalogItem],
+    *,
+    neighbours: int,
+    warm_counts: npt.NDArray[np.int64],
+) -> sp.csr_matrix:
+    """Give each cold item the mean row and column of popular warm items sharing its genres.
+
+    A cold item (no positive interaction) has no weights at all, so nothing could ever score it. With
+    the genre-mates' mean column it scores like a typical item of its genres for each user, and with
+    their mean row it has similar items. Truncated to ``neighbours`` weights each way.
+    ``warm_counts`` is the number of positives of each item (all columns).
+    """
+    n_items = item_ids.shape[0]
+    is_warm = np.zeros(n_items, dtype=bool)
+    is_warm[warm] = True
+    genres_of = {item.item_id: item.genres for item in catalog}
+    warm_by_genre: dict[str, list[int]] = {}
+    for index in warm[np.lexsort((warm, -warm_counts[warm]))].tolist():  # most popular first
+        for genre in genres_of.get(str(item_ids[index]), ()):
+            mates = warm_by_genre.setdefault(genre, [])
+            if len(mates) < COLD_MATES_PER_GENRE:
+                mates.append(index)
+    rows: list[int] = []
+    cols: list[int] = []
+    for index in np.flatnonzero(~is_warm).tolist():
+        mates = sorted({m for g in genres_of.get(str(item_ids[index]), ()) for m in warm_by_genre.get(g, ())})
+        rows.extend([index] * len(mates))
+        cols.extend(mates)
+    if not rows:
+        return weights
+    averaging = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_items, n_items))
+    averaging = sp.csr_matrix(sp.diags(1.0 / np.maximum(np.asarray(averaging.sum(axis=1)).ravel(), 1.0)) @ averaging)
+    cold_rows = _top_per_row(sp.csr_matrix(averaging @ weights), neighbours)
+    cold_cols = _top_per_row(sp.csr_matrix(averaging @ weights.T), neighbours).T
+    logger.info("%d cold items placed at the mean of their genres' items", len(set(rows)))
+    out = sp.csr_matrix(weights + cold_rows + cold_cols, dtype=np.float32)
+    out.sort_indices()
+    return out
+
+
+def _top_per_row(matrix: sp.csr_matrix, n: int) -> sp.csr_matrix:
+    """Each row's ``n`` largest-magnitude entries."""
+    matrix = matrix.tocsr()
+    data, indptr = matrix.data, matrix.indptr
+    keep = np.zeros(data.shape[0], dtype=bool)
+    for row in range(matrix.shape[0]):
+        start, end = int(indptr[row]), int(indptr[row + 1])
+        if end - start <= n:
+            keep[start:end] = True
+        elif end > start:
+            keep[start + np.argpartition(-np.abs(data[start:end]), n - 1)[:n]] = True
+    coo = matrix.tocoo()
+    return sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=matrix.shape, dtype=np.float32)
