@@ -6,6 +6,6 @@ COPY requirements.txt .
 # LightFM compiles with -march=native by default: an image may run on another CPU, so build portable code.
 RUN LIGHTFM_NO_CFLAGS=1 pip install --no-cache-dir -r requirements.txt
 COPY . .
-ENV DJANGO_SETTINGS_MODULE=musicbud.settings PYTHONUNBUFFERED=1
+ENV DJANGO_SETTINGS_MODULE=musicbud.settings PYTHONUNBUFFERED=1 VENV_BIN=/usr/local/bin
 EXPOSE 8000
-CMD ["uvicorn", "musicbud.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
+CMD ["scripts/serve.sh", "0.0.0.0", "8000", "2"]

@@ -26,7 +26,7 @@ demo: install
 	$(EMBEDDED) $(PY) manage.py migrate --no-input
 	$(EMBEDDED) $(PY) manage.py demo_setup --base-url http://$(HOST):$(PORT)
 	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
-	$(EMBEDDED) $(VENV)/bin/uvicorn musicbud.asgi:application --host $(HOST) --port $(PORT)
+	$(EMBEDDED) scripts/serve.sh $(HOST) $(PORT) 1
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python bench/events.py [--seconds 10] [--concurrency 8] [--batch 100] [--rows 5000000]``
 
 1. Starts PostgreSQL and Redis (scripts/services.sh), creates its own database (dropped at the end).
-2. Serves the project with uvicorn (DEBUG=false) on 127.0.0.1, creates a user and gets a JWT.
+2. Serves the project with scripts/serve.sh (granian, DEBUG=false) on 127.0.0.1, creates a user and gets a JWT.
 3. A separate load process posts batches to POST /v1/recommendations/events/ from threads for a bounded
    time; throughput = rows actually stored in PostgreSQL / load duration.
 4. Inserts ``--rows`` events for one day with INSERT ... SELECT generate_series and times
@@ -152,21 +152,7 @@ def ingest(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/uvicorn"),
-            "musicbud.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
+        ["bash", str(ROOT / "scripts/serve.sh"), "127.0.0.1", str(port), str(args.workers)], cwd=ROOT, env=env
     )
     try:
         wait_for(f"{base}/healthz")

@@ -1,6 +1,6 @@
 """HTTP serving benchmark: recommendation pages, cached and fresh, against the floors of the server and of Django.
 
-Run: ``.venv/bin/python bench/http.py [--rounds 3] [--seconds 8] [--connections 32] [--server uvicorn|granian]``
+Run: ``.venv/bin/python bench/http.py [--rounds 3] [--seconds 8] [--connections 32] [--server granian|uvicorn]``
 
 1. Starts PostgreSQL and Redis (scripts/services.sh). Uses a database of its own, ``musicbud_bench_http``,
    kept between runs: it is seeded once per spec (the spec's fingerprint is the database's COMMENT), so a
@@ -13,7 +13,8 @@ Run: ``.venv/bin/python bench/http.py [--rounds 3] [--seconds 8] [--connections 
 3. Counts the thread hops of a request in this process: the application is called through httpx's ASGI
    transport with ``loop.run_in_executor`` counted (every ``asyncio.to_thread`` and asgiref
    ``sync_to_async`` goes through it), over 200 requests of each kind.
-4. Serves, each with the same server (``--server``, 2 workers, DEBUG=false), three applications:
+4. Serves, each with the same server (``--server``: granian as in production, or uvicorn; 2 workers,
+   DEBUG=false), three applications:
    ``bench/floors/bare_asgi.py`` (a bare ASGI app answering a body the size of a page: the floor of server +
    HTTP), ``bench/floors/minimal_django.py`` (one async Django view, no middleware, no apps) and
    ``musicbud.asgi:application``; drives them with wrk (``bench/http_load.lua``, a separate process replaying
@@ -302,9 +303,10 @@ def start_server(
 ) -> subprocess.Popen[bytes]:
     """``--server`` serving ``app`` (module:attribute, imported from ``app_dir``) on 127.0.0.1:``port``."""
     if server == "granian":
+        # The options of scripts/serve.sh (production's command), for any app.
         command = [
-            str(ROOT / ".venv/bin/granian"), "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", str(workers), "--no-ws", "--log-level", "warning", "--working-dir", str(app_dir), app,
+            str(ROOT / ".venv/bin/granian"), "--interface", "asgi", "--loop", "uvloop", "--no-ws", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--working-dir", str(app_dir), app,
         ]  # fmt: skip
     else:
         command = [
@@ -715,7 +717,7 @@ def measure(
                 shift = round_no % len(SCENARIOS)
                 order = SCENARIOS[shift:] + SCENARIOS[:shift]
                 with phases(f"round {round_no + 1}"):
-                    for name in order:
+                    for name in [n for n in order if n in args.only]:
                         app = APPS.get(name, "musicbud")
                         result = run_wrk(
                             name,
@@ -738,7 +740,7 @@ def measure(
             with phases("server stop"):
                 for server in servers.values():
                     stop_server(server)
-    return {name: combine(name, rounds[name]) for name in SCENARIOS}, burst
+    return {name: combine(name, rounds[name]) for name in SCENARIOS if name in rounds}, burst
 
 
 def report(
@@ -836,8 +838,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (the machine may have 2 cores)")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
-    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
+    parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian", help="granian: production's")
     parser.add_argument("--burst-connections", type=int, default=1000)
+    parser.add_argument(
+        "--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS), help="a subset of the scenarios (to iterate)"
+    )
     parser.add_argument("--reseed", action="store_true", help="drop the bench database and seed and train again")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, raise_on_sigterm)
@@ -855,6 +860,9 @@ def main() -> int:
     flush_redis(env["REDIS_URL"])
     checks: list[str] = []
     results, burst = measure(env, args, phases, sets, checks)
+    if set(args.only) != set(SCENARIOS):
+        say("a subset of the scenarios ran: no targets, no JSON line (see the lines above)")
+        return 0
     return report(
         results, burst, hops, checks=checks, phases=phases, started=started, burst_connections=args.burst_connections
     )

@@ -20,6 +20,7 @@ change commits. ``QuerySet.update()`` sends no signal: call ``deny_user`` after 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ from musicbud.cache import CacheUnavailable, log_cache_error
 logger = logging.getLogger(__name__)
 
 STAFF_CLAIM = "is_staff"
+# Verified access tokens remembered per process: one per active caller of the last token lifetime.
+VERIFIED_TOKENS = 50_000
 
 
 class TokenRevoked(exceptions.AuthenticationFailed):
@@ -66,12 +69,32 @@ def caller_of(token: Token) -> Caller:
         raise InvalidToken("Token contained no recognizable user identification") from None
 
 
+@dataclass(frozen=True)
+class _Verified:
+    caller: Caller
+    expires_at: int
+
+
+@functools.lru_cache(maxsize=VERIFIED_TOKENS)
+def _verify(raw: str, signing_key: str) -> _Verified:
+    token = AccessToken(raw)  # type: ignore[arg-type]  # simplejwt's stub wants bytes | str
+    return _Verified(caller_of(token), int(token["exp"]))
+
+
 def verify_access_token(raw: str) -> Caller:
-    """The caller of a raw access token; InvalidToken when it is not a valid, unexpired access token."""
+    """The caller of a raw access token; InvalidToken when it is not a valid, unexpired access token.
+
+    A signature checks out or not forever, so a token verified once is remembered (bounded, by its exact
+    text and the signing key); its expiry is checked on every use. PyJWT's decode was the largest piece
+    of a cached page's CPU time (~15%, cProfile of a server under wrk).
+    """
     try:
-        return caller_of(AccessToken(raw))  # type: ignore[arg-type]  # simplejwt's stub wants bytes | str
+        verified = _verify(raw, settings.SIMPLE_JWT["SIGNING_KEY"])
     except TokenError as exc:
         raise InvalidToken({"detail": str(exc), "code": "token_not_valid"}) from exc
+    if verified.expires_at <= time.time():
+        raise InvalidToken({"detail": "Token is expired", "code": "token_not_valid"})
+    return verified.caller
 
 
 def deny_key(user_id: int) -> str:

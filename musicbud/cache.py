@@ -33,11 +33,12 @@ logger = logging.getLogger(__name__)
 KEY_PREFIX = "musicbud:"
 # A dead Redis must cost milliseconds per request, not seconds.
 SOCKET_TIMEOUT_S = 0.5
-# Connections per worker process. A burst of requests waits for one of them (a pipeline holds one for
-# well under a millisecond) instead of opening a connection each: redis-py's default pool refuses a 101st
-# ("Too many connections"), which a 1,000-connection burst reached (bench/http.py).
+# Connections per worker process. A burst of requests waits for one of them (a command holds one for well
+# under a millisecond) instead of opening a connection each: redis-py's default pool refuses a 101st
+# ("Too many connections"), which a 1,000-connection burst reached (bench/http.py). The wait is an
+# asyncio.Semaphore: redis-py's BlockingConnectionPool does the same with a timeout per acquisition,
+# which cost more than the command itself (cProfile of a server under wrk).
 POOL_SIZE = 32
-POOL_WAIT_S = 2.0
 _ERROR_LOG_INTERVAL_S = 60.0
 _last_error_logged_at: float | None = None
 
@@ -102,34 +103,40 @@ return values
 
 
 class RedisBackend:
-    def __init__(self, client: aioredis.Redis) -> None:
-        self.client = client
-        self.read_and_count = client.register_script(_READ_AND_COUNT)
+    def __init__(self, url: str) -> None:
+        pool = aioredis.ConnectionPool.from_url(
+            url, max_connections=POOL_SIZE, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S
+        )
+        self.client = aioredis.Redis(connection_pool=pool)
+        self.slots = asyncio.Semaphore(POOL_SIZE)
+        self.read_and_count = self.client.register_script(_READ_AND_COUNT)
 
     async def read(self, keys: Sequence[str], counter: Counter | None) -> tuple[list[bytes | None], Count | None]:
-        if counter is None:
-            return _as_bytes(await self.client.mget([KEY_PREFIX + key for key in keys])), None
-        reply = await self.read_and_count(
-            keys=[*(KEY_PREFIX + key for key in keys), KEY_PREFIX + counter.key], args=[counter.ttl_s]
-        )
+        async with self.slots:
+            if counter is None:
+                return _as_bytes(await self.client.mget([KEY_PREFIX + key for key in keys])), None
+            reply = await self.read_and_count(
+                keys=[*(KEY_PREFIX + key for key in keys), KEY_PREFIX + counter.key], args=[counter.ttl_s]
+            )
         count = Count(value=int(reply[len(keys)]), expires_in_s=max(int(reply[len(keys) + 1]), 0))
         return _as_bytes(reply[: len(keys)]), count
 
     async def write(self, values: Mapping[str, bytes], ttl_s: int | None) -> None:
-        async with self.client.pipeline(transaction=False) as pipe:
+        async with self.slots, self.client.pipeline(transaction=False) as pipe:
             for key, value in values.items():
                 pipe.set(KEY_PREFIX + key, value, ex=ttl_s)
             await pipe.execute()
 
     async def add(self, key: str, value: bytes) -> bytes:
-        async with self.client.pipeline(transaction=False) as pipe:
+        async with self.slots, self.client.pipeline(transaction=False) as pipe:
             pipe.set(KEY_PREFIX + key, value, nx=True)
             pipe.get(KEY_PREFIX + key)
             _, stored = await pipe.execute()
         return bytes(stored) if stored is not None else value
 
     async def delete(self, keys: Sequence[str]) -> None:
-        await self.client.delete(*[KEY_PREFIX + key for key in keys])
+        async with self.slots:
+            await self.client.delete(*[KEY_PREFIX + key for key in keys])
 
 
 class LocalBackend:
@@ -174,11 +181,7 @@ def _redis_client(url: str) -> RedisBackend:
         if client is None:
             for stale in [key for key in _clients if key[0].is_closed()]:
                 del _clients[stale]
-            pool = aioredis.BlockingConnectionPool.from_url(
-                url, max_connections=POOL_SIZE, timeout=POOL_WAIT_S,
-                socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S,
-            )  # fmt: skip
-            client = RedisBackend(aioredis.Redis(connection_pool=pool))
+            client = RedisBackend(url)
             _clients[(loop, url)] = client
         return client
 

@@ -2,8 +2,8 @@
 
 Fault tests stop and restart services, so they never touch the shared instances on the default ports:
 each starts its own instance through our scripts (own port, own data folder under
-``.services/reliability/``) and stops it afterwards. The server under test is a real uvicorn
-process on 127.0.0.1, pointed at those instances through the environment like a deployment.
+``.services/reliability/``) and stops it afterwards. The server under test is the production server
+(``scripts/serve.sh``: granian) on 127.0.0.1, pointed at those instances through the environment like a deployment.
 """
 
 from __future__ import annotations
@@ -100,12 +100,12 @@ def manage(*args: str, env: Mapping[str, str], timeout: float = 120) -> subproce
 
 
 class LiveServer:
-    """uvicorn serving musicbud.asgi:application on 127.0.0.1 with production settings (DEBUG=false)."""
+    """scripts/serve.sh (granian) serving musicbud.asgi:application on 127.0.0.1 with production settings."""
 
     def __init__(self, log_dir: Path, **env: str | None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_dir / f"uvicorn-{self.port}.log"
+        self.log_path = log_dir / f"server-{self.port}.log"
         self.env = process_env(
             DEBUG="false",
             SECRET_KEY=SERVER_SECRET,
@@ -119,18 +119,8 @@ class LiveServer:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            [
-                str(VENV_BIN / "uvicorn"),
-                "musicbud.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            env=self.env,
+            ["bash", str(REPO / "scripts" / "serve.sh"), "127.0.0.1", str(self.port), "1"],
+            env={**self.env, "VENV_BIN": str(VENV_BIN)},
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -139,7 +129,7 @@ class LiveServer:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited at start:\n{self.log_text()[-3000:]}")
+                raise RuntimeError(f"the server exited at start:\n{self.log_text()[-3000:]}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return
@@ -147,7 +137,7 @@ class LiveServer:
                 pass  # not listening yet
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"uvicorn did not answer /healthz:\n{self.log_text()[-3000:]}")
+        raise RuntimeError(f"the server did not answer /healthz:\n{self.log_text()[-3000:]}")
 
     def stop(self) -> None:
         if self._process is None:

@@ -1,6 +1,6 @@
 """Production settings, real servers: the fast path answers as Django does, HSTS and all.
 
-Two uvicorn servers on the same database and models, one with the fast path and one without
+Two servers (scripts/serve.sh) on the same database and models, one with the fast path and one without
 (``API_FAST_PATH=false``), each with its own Redis database so both compute their first page.
 """
 
@@ -15,7 +15,7 @@ from django.db import connection
 
 from tests.reliability.support import bearer, database_url, live_server
 
-# uvicorn's own headers differ between two servers by nature.
+# The server's own headers differ between two servers by nature.
 SERVER_HEADERS = {"date", "server"}
 
 

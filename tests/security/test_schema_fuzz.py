@@ -1,6 +1,6 @@
 """Property-based fuzzing of every operation in our OpenAPI schema (/v1/schema/) with schemathesis.
 
-Authenticated as a regular user against a live uvicorn server; a bounded number of generated examples
+Authenticated as a regular user against a live server (scripts/serve.sh); a bounded number of generated examples
 per operation. Every response must be documented by the schema and match it, and none may be a 5xx.
 """
 
