@@ -305,8 +305,9 @@ def start_server(
     if server == "granian":
         # The options of scripts/serve.sh (production's command), for any app.
         command = [
-            str(ROOT / ".venv/bin/granian"), "--interface", "asgi", "--loop", "uvloop", "--no-ws", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--working-dir", str(app_dir), app,
+            str(ROOT / ".venv/bin/granian"), "--interface", "asgi", "--loop", "uvloop", "--no-ws",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+            "--working-dir", str(app_dir), app,
         ]  # fmt: skip
     else:
         command = [
