@@ -8,7 +8,7 @@ from typing import Any
 
 from adrf.views import APIView as AsyncAPIView
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
@@ -49,10 +49,26 @@ class ApiView(AsyncAPIView):  # type: ignore[misc]  # adrf ships no type hints
             response = self.handle_exception(exc)
         self.response = self.finalize_response(drf_request, response, *args, **kwargs)
         assert isinstance(self.response, HttpResponseBase)
-        return self.response
+        return rendered(self.response)
 
     def check_throttles(self, request: Request) -> None:
         """Done by ``check_caller``, awaited after ``initial``."""
+
+
+def rendered(response: HttpResponseBase) -> HttpResponseBase:
+    """A DRF Response rendered here, as a plain HttpResponse.
+
+    Django's async handler renders any response that has a ``render`` method in a worker thread (one hop
+    per request, even when it is rendered already); JSON rendering does no I/O, so it runs inline and
+    Django gets a response with nothing left to render.
+    """
+    if not isinstance(response, Response):
+        return response
+    response.render()
+    plain = HttpResponse(response.content, status=response.status_code)
+    for name, value in response.items():
+        plain[name] = value
+    return plain
 
 
 async def check_caller(request: Request) -> None:

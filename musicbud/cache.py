@@ -75,9 +75,7 @@ class Count:
 class Backend(Protocol):
     async def read(self, keys: Sequence[str], counter: Counter | None) -> tuple[list[bytes | None], Count | None]: ...
 
-    async def write(self, values: Mapping[str, bytes], ttl_s: int | None) -> None: ...
-
-    async def add(self, key: str, value: bytes) -> bytes: ...
+    async def write(self, values: Mapping[str, bytes], ttl_s: int | None, unless_set: Mapping[str, bytes]) -> None: ...
 
     async def delete(self, keys: Sequence[str]) -> None: ...
 
@@ -121,18 +119,13 @@ class RedisBackend:
         count = Count(value=int(reply[len(keys)]), expires_in_s=max(int(reply[len(keys) + 1]), 0))
         return _as_bytes(reply[: len(keys)]), count
 
-    async def write(self, values: Mapping[str, bytes], ttl_s: int | None) -> None:
+    async def write(self, values: Mapping[str, bytes], ttl_s: int | None, unless_set: Mapping[str, bytes]) -> None:
         async with self.slots, self.client.pipeline(transaction=False) as pipe:
+            for key, value in unless_set.items():
+                pipe.set(KEY_PREFIX + key, value, nx=True)
             for key, value in values.items():
                 pipe.set(KEY_PREFIX + key, value, ex=ttl_s)
             await pipe.execute()
-
-    async def add(self, key: str, value: bytes) -> bytes:
-        async with self.slots, self.client.pipeline(transaction=False) as pipe:
-            pipe.set(KEY_PREFIX + key, value, nx=True)
-            pipe.get(KEY_PREFIX + key)
-            _, stored = await pipe.execute()
-        return bytes(stored) if stored is not None else value
 
     async def delete(self, keys: Sequence[str]) -> None:
         async with self.slots:
@@ -157,13 +150,10 @@ class LocalBackend:
             count = Count(int(self.cache.incr(counter.key)), max(int(started + counter.ttl_s - now), 0))
         return [found.get(key) for key in keys], count
 
-    async def write(self, values: Mapping[str, bytes], ttl_s: int | None) -> None:
+    async def write(self, values: Mapping[str, bytes], ttl_s: int | None, unless_set: Mapping[str, bytes]) -> None:
+        for key, value in unless_set.items():
+            self.cache.add(key, value, timeout=None)
         self.cache.set_many(dict(values), timeout=ttl_s)
-
-    async def add(self, key: str, value: bytes) -> bytes:
-        self.cache.add(key, value, timeout=None)
-        stored = self.cache.get(key)
-        return stored if isinstance(stored, bytes) else value
 
     async def delete(self, keys: Sequence[str]) -> None:
         self.cache.delete_many(keys)
@@ -217,18 +207,13 @@ async def read(keys: Sequence[str], *, counter: Counter | None = None) -> tuple[
         raise CacheUnavailable(str(exc)) from exc
 
 
-async def write(values: Mapping[str, bytes], *, ttl_s: int | None) -> None:
-    """Set several keys (``ttl_s`` None: no expiry)."""
+async def write(
+    values: Mapping[str, bytes], *, ttl_s: int | None, unless_set: Mapping[str, bytes] | None = None
+) -> None:
+    """Set several keys (``ttl_s`` None: no expiry), and those of ``unless_set`` (no expiry) where they are
+    missing, in one round trip."""
     try:
-        await backend().write(values, ttl_s)
-    except _ERRORS as exc:
-        raise CacheUnavailable(str(exc)) from exc
-
-
-async def add(key: str, value: bytes) -> bytes:
-    """Set ``key`` unless it exists; returns the value it holds afterwards (ours or the one already there)."""
-    try:
-        return await backend().add(key, value)
+        await backend().write(values, ttl_s, unless_set or {})
     except _ERRORS as exc:
         raise CacheUnavailable(str(exc)) from exc
 

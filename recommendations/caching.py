@@ -98,16 +98,21 @@ class PageSlot:
     async def store(self, body: bytes, values_read: Sequence[bytes | None]) -> None:
         """Cache ``body`` under the generations read before it was computed (an invalidation meanwhile wins).
 
-        A missing generation (new, or evicted) starts at a fresh unique value, never at a constant: a
-        constant could make pages cached before an eviction valid again.
+        A missing generation (new, or evicted) starts at a fresh unique value, never at a constant (a
+        constant could make pages cached before an eviction valid again), written only if still missing, in
+        the same round trip as the page. If another request created it meanwhile, this page carries a value
+        the generation does not have: it never matches, and the next request computes the page again.
         """
+        generations: list[bytes | None] = list(values_read[:3]) if len(values_read) == 4 else [None, None, None]
+        new = {}
+        for n, key in enumerate(self.keys[:3]):
+            if generations[n] is None:
+                generations[n] = new[key] = uuid.uuid4().hex.encode()
+        tag = b"|".join(g for g in generations if g is not None)
         try:
-            generations: list[bytes | None] = list(values_read[:3]) if len(values_read) == 4 else [None, None, None]
-            for n, key in enumerate(self.keys[:3]):
-                if generations[n] is None:
-                    generations[n] = await cache.add(key, uuid.uuid4().hex.encode())
-            tag = b"|".join(g for g in generations if g is not None)
-            await cache.write({self.key: tag + _GENERATIONS_END + body}, ttl_s=settings.RECOMMENDATIONS_CACHE_TTL)
+            await cache.write(
+                {self.key: tag + _GENERATIONS_END + body}, ttl_s=settings.RECOMMENDATIONS_CACHE_TTL, unless_set=new
+            )
         except CacheUnavailable as exc:
             # The page was computed; not caching it only costs the next request a recomputation.
             log_cache_error(exc)

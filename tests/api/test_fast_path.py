@@ -6,6 +6,7 @@ Django handler (the fast path's fallback), and the two answers are compared: sta
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -132,3 +133,31 @@ async def test_a_deactivated_users_token_is_refused_at_once_on_a_cached_page(api
     refused = await api.get(PAGE)
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "token_revoked"
+
+
+@pytest.fixture
+async def thread_hops(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every hop off the event loop (asyncio.to_thread and asgiref's sync_to_async both go through here)."""
+    loop = asyncio.get_running_loop()
+    hops: list[object] = []
+    original = loop.run_in_executor
+
+    def counting(executor: Any, func: Any, *args: Any) -> Any:
+        hops.append(func)
+        return original(executor, func, *args)
+
+    monkeypatch.setattr(loop, "run_in_executor", counting)
+    return hops
+
+
+async def test_a_cached_page_costs_no_thread_hop(api: Api, thread_hops: list[object]) -> None:
+    assert (await api.get(PAGE)).headers["X-Cache"] == "miss"
+    thread_hops.clear()
+    assert (await api.get(PAGE)).headers["X-Cache"] == "hit"
+    assert thread_hops == []
+
+
+async def test_a_drf_view_costs_only_djangos_two_signal_hops(api: Api, thread_hops: list[object]) -> None:
+    # request_started's receivers, and response.close() (request_finished): Django's own, per request.
+    assert (await api.get("/v1/recommendations/status/")).status_code == 200
+    assert len(thread_hops) == 2
