@@ -99,8 +99,16 @@ def _drf_code_and_message(exc: drf_exceptions.APIException) -> tuple[str, str]:
     return (codes if isinstance(codes, str) else str(exc.default_code)), str(detail)
 
 
-def error_parts(exc: MusicBudError) -> tuple[int, dict[str, Any]]:
-    """Status and body of one of our errors (logged when it is the server's side: 5xx)."""
+def error_parts(exc: Exception) -> tuple[int, dict[str, Any]] | None:
+    """Status and body of an error we answer ourselves (logged when it is the server's side: 5xx).
+
+    Our own errors, and a lost database connection or a pool timeout that no service translated: an
+    outage the client should retry (503), not a server bug. None for anything else.
+    """
+    if isinstance(exc, OperationalError | InterfaceError):
+        exc = DatabaseUnavailable()
+    if not isinstance(exc, MusicBudError):
+        return None
     if exc.status_code >= 500:
         logger.warning("%s: %s", exc.code, exc.message)
     return exc.status_code, error_body(exc.code, exc.message, exc.details or None)
@@ -108,14 +116,10 @@ def error_parts(exc: MusicBudError) -> tuple[int, dict[str, Any]]:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """The one renderer of errors: ``{"error": {"code", "message", "details"?}}`` with the error's status."""
-    if isinstance(exc, MusicBudError):
-        status, body = error_parts(exc)
+    parts = error_parts(exc)
+    if parts is not None:
+        status, body = parts
         return Response(body, status=status)
-    if isinstance(exc, OperationalError | InterfaceError):
-        # A lost connection or a pool timeout where no service translated it: an outage the client
-        # should retry (503), not a server bug (500).
-        logger.warning("%s: %s", DatabaseUnavailable.code, exc)
-        return Response(error_body(DatabaseUnavailable.code, DatabaseUnavailable.default_message), status=503)
     if isinstance(exc, Http404):
         return Response(error_body("not_found", "Not found."), status=404)
     response = drf_exception_handler(exc, context)

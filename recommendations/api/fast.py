@@ -37,7 +37,7 @@ from musicbud.api import error_parts
 from musicbud.asgi_types import App, Receive, Scope, Send
 from musicbud.auth import deny_key, refused, verify_access_token
 from musicbud.cache import CacheUnavailable, log_cache_error
-from musicbud.errors import MusicBudError, error_body
+from musicbud.errors import error_body
 from recommendations.api import pages
 from recommendations.api.serializers import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from recommendations.domain import ContentType
@@ -147,15 +147,15 @@ class RecommendationPages:
         if self.enabled and scope["method"] == "GET":
             try:
                 answered = await self._answer(scope, send)
-            except MusicBudError as exc:
-                # What Django's exception handler would answer (e.g. a damaged model and no other: 503).
-                status, data = error_parts(exc)
+            except Exception as exc:  # answered as Django's exception handler answers it
+                # Ours (a damaged model and no other: 503) and a lost database (503) by their code; a bug is
+                # logged and answered with the same 500 as Django's.
+                parts = error_parts(exc)
+                if parts is None:
+                    logger.exception("Internal Server Error: %s", scope["path"])
+                    parts = (500, error_body("server_error", "Internal server error."))
+                status, data = parts
                 await self._send(send, status, pages.render(data), _is_secure(scope), cache_state=None)
-                return
-            except Exception:  # a bug: logged, and answered as Django answers one
-                logger.exception("Internal Server Error: %s", scope["path"])
-                body = pages.render(error_body("server_error", "Internal server error."))
-                await self._send(send, 500, body, _is_secure(scope), cache_state=None)
                 return
             if answered:
                 return

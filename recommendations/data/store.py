@@ -64,12 +64,16 @@ def _limit(limit: int) -> int:
     return max(0, min(int(limit), MAX_LIMIT))
 
 
-def _closing_connections(fn: Callable[P, T]) -> Callable[P, T]:
-    """``fn``, then the thread's stale database connections closed, as Django does after a request.
+def _dropping_broken_connections(fn: Callable[P, T]) -> Callable[P, T]:
+    """``fn``, then any database connection of this thread that an error broke closed.
 
-    The async surface also runs outside Django's request cycle (the ASGI fast path), where no
-    request_finished signal would return a pooled connection or drop one that broke. A connection inside a
-    transaction (a caller's atomic block, a test's) is left alone: closing it would break the transaction.
+    The async surface also runs outside Django's request cycle (the ASGI fast path), in asgiref's one
+    process-wide database thread, where no request_started/finished signal manages connections. There the
+    thread keeps its (pooled) connection between calls: returning it to the pool after every call and
+    taking it back cost ~0.5 ms a call (a reconnect and its health check; /tmp timing, bench data), a
+    seventh of a fresh recommendation page. A connection an error broke (a database restart) is closed
+    here, so the next call connects again; that failed call itself answers 503. Inside Django's request
+    cycle the thread is the request's own and Django closes its connection when the request finishes.
     """
 
     def call(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -77,8 +81,8 @@ def _closing_connections(fn: Callable[P, T]) -> Callable[P, T]:
             return fn(*args, **kwargs)
         finally:
             for connection in connections.all(initialized_only=True):
-                if not connection.in_atomic_block:
-                    connection.close_if_unusable_or_obsolete()
+                if connection.errors_occurred and connection.connection is not None and not connection.in_atomic_block:
+                    connection.close()
 
     return call
 
@@ -113,7 +117,7 @@ class InteractionStore(abc.ABC):
     async def _run_sync(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a sync operation once, off the event loop: one thread hop."""
         if self.uses_django_database:
-            return await sync_to_async(_closing_connections(fn), thread_sensitive=True)(*args, **kwargs)
+            return await sync_to_async(_dropping_broken_connections(fn), thread_sensitive=True)(*args, **kwargs)
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     # --- interactions, in bulk -----------------------------------------------------------------------
