@@ -46,3 +46,15 @@ def test_a_production_server_answers_the_same_with_and_without_the_fast_path(
     assert through_django.headers["Strict-Transport-Security"].startswith("max-age=")
     assert (fresh.headers["X-Cache"], cached.headers["X-Cache"]) == ("miss", "hit")
     assert cached.content == fresh.content
+
+
+@pytest.mark.usefixtures("redis_settings")
+def test_with_the_database_down_a_fresh_page_is_503_with_the_stable_code(trained_model_dir: Path, tmp_path: Path) -> None:
+    # Nothing listens on port 1: the built-in store cannot read the user's history.
+    with live_server(
+        tmp_path, DATABASE_URL="postgres://musicbud:musicbud@127.0.0.1:1/musicbud", RECOMMENDATIONS_SOURCE="database",
+        MODEL_DIR=str(trained_model_dir), REDIS_URL=f"{str(settings.REDIS_URL).rsplit('/', 1)[0]}/5",
+    ) as server:  # fmt: skip
+        response = httpx.get(server.url + "/v1/recommendations/manga/?limit=3", headers=bearer(8), timeout=30)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "database_unavailable"
