@@ -49,7 +49,9 @@ def test_a_production_server_answers_the_same_with_and_without_the_fast_path(
 
 
 @pytest.mark.usefixtures("redis_settings")
-def test_with_the_database_down_a_fresh_page_is_503_with_the_stable_code(trained_model_dir: Path, tmp_path: Path) -> None:
+def test_with_the_database_down_a_fresh_page_is_503_with_the_stable_code(
+    trained_model_dir: Path, tmp_path: Path
+) -> None:
     # Nothing listens on port 1: the built-in store cannot read the user's history.
     with live_server(
         tmp_path, DATABASE_URL="postgres://musicbud:musicbud@127.0.0.1:1/musicbud", RECOMMENDATIONS_SOURCE="database",

@@ -161,3 +161,11 @@ async def test_a_session_cookie_does_not_authenticate_the_api() -> None:
     cookies = {name: morsel.value for name, morsel in session.cookies.items()}
     response = await asgi_client(cookies=cookies).get("/v1/recommendations/status/")
     assert response.status_code == 401
+
+
+async def test_the_admin_keeps_csrf_protection_behind_the_router() -> None:
+    # The admin's stack (not the API's) answers /admin/: a login POST without a CSRF token is refused.
+    response = await asgi_client().post("/admin/login/", data={"username": "x", "password": "y"})
+    assert response.status_code == 403
+    form = await asgi_client().get("/admin/login/")
+    assert "csrftoken" in form.cookies
