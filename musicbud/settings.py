@@ -24,12 +24,16 @@ from musicbud.env import (
     env_required,
     env_str,
     env_throttle_rate,
+    load_env_file,
 )
 
 # Lets typed code subscript Django generics at run time (admin.ModelAdmin[Event], QuerySet[...]).
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# `make demo` writes <repo>/.env (DEBUG and a generated SECRET_KEY), so manage.py works from a plain shell;
+# a deployment names its own file with MUSICBUD_ENV_FILE. Variables already set in the environment win.
+ENV_FILE = load_env_file(BASE_DIR / ".env")
 # Everything the app writes by default (SQLite file, models, collected static) stays in one ignored folder.
 DATA_DIR = Path(env_str("MUSICBUD_DATA_DIR") or BASE_DIR / ".data")
 
