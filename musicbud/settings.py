@@ -157,6 +157,9 @@ if NEO4J_URI and not NEO4J_PASSWORD:
 NEO4J_LABEL_PREFIX = env_str("NEO4J_LABEL_PREFIX") or ""
 if not re.fullmatch(r"([A-Z][A-Za-z0-9]{0,30})?", NEO4J_LABEL_PREFIX):
     raise ImproperlyConfigured("NEO4J_LABEL_PREFIX must be empty or a label-like word such as 'Staging'")
+# Which schema the graph has (recommendations/data/graph_profiles.py): "native" (this service's own) or
+# "musicbud" (the graph MusicBud's backend writes: people, their IMDb/MAL accounts, edges without properties).
+NEO4J_GRAPH_PROFILE = env_choice("NEO4J_GRAPH_PROFILE", "native", ["native", "musicbud"])
 # Seconds. Bounded so that an unreachable graph is a fast typed error, never a hung request.
 NEO4J_CONNECTION_TIMEOUT = env_int("NEO4J_CONNECTION_TIMEOUT", 5, minimum=1)
 NEO4J_QUERY_TIMEOUT = env_int("NEO4J_QUERY_TIMEOUT", 60, minimum=1)

@@ -29,9 +29,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from ..domain import ContentType, InteractionKind
 from ..errors import InvalidItemId
-from .validation import ALLOWED_KINDS, validate_item_id
+from .validation import ALLOWED_KINDS, VALUED_KINDS, validate_item_id
 
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 # Our ids for MusicBud people who have no Django account: 2**62 and up, a range Django's auto-increment ids
@@ -149,8 +152,13 @@ class GraphProfile:
     user_label: str
     content: Mapping[ContentType, ContentMapping]
     # True: relationships carry ``ts`` and ``value`` (native). False: no properties; times are first-seen
-    # times this service records (recommendations/data/sightings.py) and values are absent.
+    # times this service records (recommendations/data/sightings.py), values are ``unknown_values``.
     timestamped: bool
+    # What a kind that needs a value reads as from a relationship that has none. MusicBud's graph keeps no
+    # rank and no score, so it cannot say which entry is stronger: every top-list entry is rank 1 and every
+    # rating the top of the scale, i.e. each one strong positive, all alike (the engine weighs rank 1 as a
+    # like plus the top-list bonus, and a rating at the top of the data's scale as a like).
+    unknown_values: Mapping[InteractionKind, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in self.identifiers():
@@ -158,6 +166,8 @@ class GraphProfile:
                 raise ValueError(f"Graph profile {self.name!r}: {name!r} is not a plain identifier.")
         for ct, mapping in self.content.items():
             kinds = set(mapping.reads.values()) | set(mapping.writes)
+            if not self.timestamped and not VALUED_KINDS & set(mapping.reads.values()) <= set(self.unknown_values):
+                raise ValueError(f"Graph profile {self.name!r}: a valued {ct.value} kind has no unknown value.")
             if not kinds <= ALLOWED_KINDS[ct]:
                 extra = sorted(kinds - ALLOWED_KINDS[ct])
                 raise ValueError(f"Graph profile {self.name!r}: {ct.value} have no {extra}.")
@@ -188,7 +198,8 @@ class GraphProfile:
         rel = self.content[ct].writes.get(kind)
         if rel is None:
             return kind, value  # kept in our database, exactly
-        return self.content[ct].reads[rel], value if self.timestamped else None
+        read = self.content[ct].reads[rel]
+        return read, value if self.timestamped else self.unknown_values.get(read)
 
 
 def _frozen(mapping: Mapping[Any, Any]) -> Mapping[Any, Any]:
@@ -206,8 +217,8 @@ NATIVE_REL_TYPES: Mapping[InteractionKind, str] = {
 }
 _NATIVE_ITEMS = {
     ContentType.MOVIES: ItemNode("Movie", "imdb_id", KeyCodec.IMDB, year=True),
-    ContentType.MANGA: ItemNode("Manga", "mal_id", KeyCodec.MAL),
-    ContentType.ANIME: ItemNode("Anime", "mal_id", KeyCodec.MAL),
+    ContentType.MANGA: ItemNode("Manga", "mal_id", KeyCodec.MAL, year=True),
+    ContentType.ANIME: ItemNode("Anime", "mal_id", KeyCodec.MAL, year=True),
 }
 
 
@@ -277,6 +288,7 @@ MUSICBUD = GraphProfile(
         }
     ),
     timestamped=False,
+    unknown_values=_frozen({InteractionKind.TOP_LIST: 1.0, InteractionKind.RATED: 10.0}),
 )
 
 PROFILES: Mapping[str, GraphProfile] = _frozen({NATIVE.name: NATIVE, MUSICBUD.name: MUSICBUD})
@@ -297,3 +309,11 @@ def person_user_id(person_key: str) -> int:
     """
     digest = hashlib.sha256(person_key.encode()).digest()
     return PERSON_ID_BASE + (int.from_bytes(digest[:8], "big") >> 2)
+
+
+def unknown_values(profile: GraphProfile, kinds: npt.NDArray[np.int8]) -> npt.NDArray[np.float32]:
+    """The values of edges without properties: ``profile.unknown_values`` per kind, NaN for the others."""
+    values = np.full(kinds.shape[0], np.nan, dtype=np.float32)
+    for kind, value in profile.unknown_values.items():
+        values[kinds == kind] = value
+    return values

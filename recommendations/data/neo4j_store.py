@@ -31,7 +31,7 @@ from musicbud.graph import get_async_driver, get_driver
 
 from ..domain import CatalogItem, ContentType, InteractionArrays, InteractionKind
 from .arrays import arrays_from_columns
-from .graph_profiles import ContentMapping
+from .graph_profiles import ContentMapping, GenreFormat, encode_genres
 from .neo4j_schema import GraphLabels, ensure_schema, graph_errors, kind_case, query
 from .ordering import canonical_order, item_sort_key
 from .popularity import Window, WindowCount
@@ -49,6 +49,7 @@ WRITERS = 2
 
 
 R = TypeVar("R")
+B = TypeVar("B")
 
 
 @dataclass(frozen=True)
@@ -180,20 +181,9 @@ class Neo4jInteractionStore(InteractionStore):
         Same batches in the same order; at most ``READERS`` batches beyond the current one are held.
         """
         ct = parse_content_type(content_type)
-        item_ids, counts = self._item_degrees(ct)
-        order = sorted(range(len(item_ids)), key=lambda i: item_sort_key(ct)(item_ids[i]))
-        pages = plan_batches([item_ids[i] for i in order], [counts[i] for i in order], max(1, batch_size))
-        pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="neo4j-extract")
-        pending: deque[Future[InteractionArrays]] = deque()
-        try:
-            for page in pages:
-                pending.append(pool.submit(self._item_interactions, ct, page))
-                if len(pending) > READERS:
-                    yield canonical_order(ct, pending.popleft().result())
-            while pending:
-                yield canonical_order(ct, pending.popleft().result())
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        pages = planned_pages(ct, *self._item_degrees(ct), batch_size)
+        for batch in read_ahead(pages, partial(self._item_interactions, ct)):
+            yield canonical_order(ct, batch)
 
     def _item_degrees(self, ct: ContentType) -> tuple[list[str], list[int]]:
         # A relationship count without a label on the far end is read from the node's degree store.
@@ -224,10 +214,14 @@ class Neo4jInteractionStore(InteractionStore):
         return Read(self._history_query(ct), {"user_id": user_id, "nan": _NAN}, partial(history_arrays, user_id))
 
     def _catalog_read(self, ct: ContentType, item_ids: list[str] | None) -> Read[list[CatalogItem]]:
+        decode = self._catalog_decoder(ct)
         if item_ids is None:
-            return Read(self._catalog_query(ct, by_keys=False), {}, catalog_items)
+            return Read(self._catalog_query(ct, by_keys=False), {}, decode)
         keys = [self._to_key(ct, item_id) for item_id in item_ids]
-        return Read(self._catalog_query(ct, by_keys=True), {"keys": keys}, catalog_items)
+        return Read(self._catalog_query(ct, by_keys=True), {"keys": keys}, decode)
+
+    def _catalog_decoder(self, ct: ContentType) -> Callable[[neo4j.Record], list[CatalogItem]]:
+        return catalog_items
 
     def _user_history(self, ct: ContentType, user_id: int) -> InteractionArrays:
         return self._execute(self._history_read(ct, user_id))
@@ -262,15 +256,33 @@ class Neo4jInteractionStore(InteractionStore):
         return bool(records)
 
     def _upsert_catalog(self, ct: ContentType, items: list[CatalogItem]) -> int:
+        item = self._content(ct).item
+        # What the profile's item node holds: genres in its format (none for MusicBud's anime and manga),
+        # a year where it has one, and on creation the defaults its model writes (neomodel's uid: uuid4 hex).
+        sets = ["m.title = row.title"]
+        if item.genres is not GenreFormat.NONE:
+            sets.append("m.genres = row.genres")
+        if item.year:
+            sets.append("m.year = row.year")
+        created = [f"m.`{name}` = $defaults.`{name}`" for name in item.defaults]
+        if item.uid:
+            created.append("m.uid = replace(randomUUID(), '-', '')")
+        on_create = f"ON CREATE SET {', '.join(created)} " if created else ""
         for start in range(0, len(items), WRITE_BATCH):
             batch = items[start : start + WRITE_BATCH]
             self._write(
-                f"UNWIND $rows AS row MERGE (m:{self._item(ct)} {{{self._content(ct).item.key}: row.key}}) "
-                "SET m.title = row.title, m.genres = row.genres, m.year = row.year",
+                f"UNWIND $rows AS row MERGE (m:{self._item(ct)} {{{self._key(ct)}: row.key}}) "
+                f"{on_create}SET {', '.join(sets)}",
                 rows=[
-                    {"key": self._to_key(ct, i.item_id), "title": i.title, "genres": list(i.genres), "year": i.year}
+                    {
+                        "key": self._to_key(ct, i.item_id),
+                        "title": i.title,
+                        "genres": encode_genres(item.genres, i.genres),
+                        "year": i.year,
+                    }
                     for i in batch
                 ],
+                defaults=dict(item.defaults),
             )
         return len(items)
 
@@ -363,6 +375,27 @@ class Neo4jInteractionStore(InteractionStore):
         )
 
 
+def planned_pages(ct: ContentType, item_ids: list[str], counts: list[int], batch_size: int) -> Iterator[list[str]]:
+    """The batches of an extraction: items in key order, about ``batch_size`` rows each."""
+    order = sorted(range(len(item_ids)), key=lambda i: item_sort_key(ct)(item_ids[i]))
+    return plan_batches([item_ids[i] for i in order], [counts[i] for i in order], max(1, batch_size))
+
+
+def read_ahead(pages: Iterator[list[str]], read: Callable[[list[str]], B]) -> Iterator[B]:
+    """``read(page)`` of each page in order, with up to ``READERS`` more queries already running."""
+    pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="neo4j-extract")
+    pending: deque[Future[B]] = deque()
+    try:
+        for page in pages:
+            pending.append(pool.submit(read, page))
+            if len(pending) > READERS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def row_params(arrays: InteractionArrays, keys: npt.NDArray[Any], rows: npt.NDArray[np.intp]) -> dict[str, list[Any]]:
     """The item keys, timestamps and values of some rows as parameter lists (NaN value -> null)."""
     return {
@@ -450,3 +483,12 @@ def window_counts(record: neo4j.Record) -> list[WindowCount]:
             record["keys"], record["kinds"], record["counts"], record["totals"], strict=True
         )
     ]
+
+
+def graph_store(labels: GraphLabels) -> Neo4jInteractionStore:
+    """The Neo4j backend for a graph's profile: users holding their edges (native), or people through accounts."""
+    if labels.profile.accounts:
+        from .neo4j_accounts import AccountGraphStore  # it needs Django models: imported when used
+
+        return AccountGraphStore(labels)
+    return Neo4jInteractionStore(labels)

@@ -14,9 +14,13 @@ import numpy as np
 import pytest
 
 from musicbud import graph
+from recommendations.data.graph_profiles import MUSICBUD, NATIVE, GraphProfile
 from recommendations.data.loading import write_dataset
+from recommendations.data.musicbud_seeding import seed_musicbud_graph
+from recommendations.data.neo4j_accounts import AccountGraphStore
 from recommendations.data.neo4j_schema import GraphLabels, drop_prefixed_graph
 from recommendations.data.neo4j_store import Neo4jInteractionStore
+from recommendations.data.neo4j_store import graph_store as make_graph_store
 from recommendations.data.orm_store import OrmInteractionStore
 from recommendations.data.seeding import SeedSpec, generate_content
 from recommendations.data.store import InteractionStore
@@ -49,8 +53,8 @@ def assert_same_arrays(left: InteractionArrays, right: InteractionArrays) -> Non
     assert left.item_ids.dtype.kind == right.item_ids.dtype.kind == "U"
 
 
-def new_graph_store() -> Neo4jInteractionStore:
-    return Neo4jInteractionStore(GraphLabels(f"Test{uuid.uuid4().hex[:12]}"))
+def new_graph_store(profile: GraphProfile = NATIVE) -> Neo4jInteractionStore:
+    return make_graph_store(GraphLabels(f"Test{uuid.uuid4().hex[:12]}", profile))
 
 
 def wipe(store: Neo4jInteractionStore) -> None:
@@ -79,6 +83,38 @@ def seeded_graph_store() -> Iterator[Neo4jInteractionStore]:
     store = new_graph_store()
     try:
         seed(store)
+        yield store
+    finally:
+        wipe(store)
+
+
+@pytest.fixture
+def musicbud_store(neo4j_settings: None, db: None) -> Iterator[AccountGraphStore]:
+    """An empty MusicBud-shaped graph of its own (its first-seen times and own rows in the test database)."""
+    store = new_graph_store(MUSICBUD)
+    assert isinstance(store, AccountGraphStore)
+    store.ensure_schema()
+    try:
+        yield store
+    finally:
+        wipe(store)
+
+
+@pytest.fixture(scope="module")
+def seeded_musicbud_store() -> Iterator[AccountGraphStore]:
+    """SMALL_SPEC in MusicBud's shape (people, accounts, edges without properties), shared by a module.
+
+    Only the graph is written here (what MusicBud's backend would hold): nothing in our database.
+    """
+    from django.conf import settings
+
+    from tests.conftest import require_service
+
+    require_service("Neo4j", bool(settings.NEO4J_URI))
+    store = new_graph_store(MUSICBUD)
+    assert isinstance(store, AccountGraphStore)
+    try:
+        seed_musicbud_graph(store, SMALL_SPEC, progress=False)
         yield store
     finally:
         wipe(store)
