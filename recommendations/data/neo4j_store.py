@@ -292,7 +292,8 @@ class Neo4jInteractionStore(InteractionStore):
             "WITH key, m WHERE m IS NULL RETURN key",
             keys=[self._to_key(ct, item_id) for item_id in item_ids],
         )
-        return [_from_key(r["key"]) for r in records]
+        codec = self._content(ct).item.codec
+        return [codec.from_key(r["key"]) or str(r["key"]) for r in records]
 
     def _write_interactions(self, ct: ContentType, arrays: InteractionArrays) -> None:
         # Rows are distinct (user, item, kind) here. Relationships of a user who did not exist before

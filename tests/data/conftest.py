@@ -136,3 +136,28 @@ async def close_async_driver() -> AsyncIterator[None]:
     """The async driver belongs to the test's event loop: close it before the loop goes away."""
     yield
     await graph.close_async_driver()
+
+
+def add_people(store: AccountGraphStore, user_ids: list[int]) -> None:
+    """Django users with these ids, each with a person of the same username in the MusicBud graph."""
+    from django.contrib.auth import get_user_model
+
+    from recommendations.data.neo4j_accounts import SeedPerson, write_people
+
+    for user_id in user_ids:
+        get_user_model().objects.create_user(id=user_id, username=f"person{user_id}", password="x-unused-1")
+    write_people(
+        store,
+        [SeedPerson(uuid.uuid4().hex, f"person{user_id}", f"person{user_id}@example.com", None, None, None)
+         for user_id in user_ids],
+    )  # fmt: skip
+
+
+@pytest.fixture(params=["orm", "native", "musicbud"])
+def any_store(request: pytest.FixtureRequest) -> InteractionStore:
+    """Each test runs against the built-in store and Neo4j with each graph profile (users 1-9 exist)."""
+    name = {"orm": "orm_store", "native": "graph_store", "musicbud": "musicbud_store"}[request.param]
+    store: InteractionStore = request.getfixturevalue(name)
+    if isinstance(store, AccountGraphStore):
+        add_people(store, list(range(1, 10)))
+    return store
