@@ -187,7 +187,15 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     # Our async views count requests in musicbud.api.check_caller; this class serves DRF's sync views.
     "DEFAULT_THROTTLE_CLASSES": ["musicbud.throttling.RateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env_throttle_rate("THROTTLE_RATE_USER", "600/minute")},
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_throttle_rate("THROTTLE_RATE_USER", "600/minute"),
+        # Public endpoints (the guests' lists), per client address.
+        "address": env_throttle_rate("THROTTLE_RATE_ADDRESS", "120/minute"),
+    },
+    # The client address of an anonymous caller: REMOTE_ADDR with 0, else the address that many proxies
+    # back in X-Forwarded-For. Never the whole header as DRF's default does: a client could then pick a
+    # new address per request and never be throttled.
+    "NUM_PROXIES": env_int("THROTTLE_NUM_PROXIES", 0, minimum=0),
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 30, minimum=1)),

@@ -35,9 +35,8 @@ import numpy as np
 import numpy.typing as npt
 from django.contrib.auth import get_user_model
 
-from musicbud.errors import NotFound
-
 from ..domain import CatalogItem, ContentType, InteractionArrays, InteractionKind
+from ..errors import PersonNotFound
 from ..models import GraphSideInteraction
 from .arrays import arrays_from_rows, keep_last_per_key
 from .graph_profiles import (
@@ -58,13 +57,6 @@ from .validation import parse_content_type
 
 _NAN = float("nan")
 _CHUNK = 5_000
-
-
-class PersonNotFound(NotFound):
-    """A write for a user who has no person (ParentUser) in the graph: MusicBud creates people, we never do."""
-
-    code = "person_not_found"
-    default_message = "This user has no person in the MusicBud graph."
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,7 @@ def test_a_like_in_musicbuds_graph_is_an_edge_from_the_persons_account_created_a
 def test_a_write_for_a_user_without_a_person_is_person_not_found(musicbud_store: AccountGraphStore) -> None:
     from django.contrib.auth import get_user_model
 
-    from recommendations.data.neo4j_accounts import PersonNotFound
+    from recommendations.errors import PersonNotFound
 
     musicbud_store.upsert_catalog("movies", CATALOG)
     get_user_model().objects.create_user(id=11, username="no-person", password="x-unused-1")

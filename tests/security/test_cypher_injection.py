@@ -183,7 +183,7 @@ async def test_hostile_event_fields_are_stored_verbatim_and_feedback_reaches_the
         "movies", [CatalogItem(item_id="tt0000042", title="Target", genres=())]
     )
     musicbud = isinstance(graph_store, AccountGraphStore)
-    if musicbud:  # the API's user 5 is a MusicBud person (user5) in this graph
+    if isinstance(graph_store, AccountGraphStore):  # the API's user 5 is a MusicBud person (user5) here
         await sync_to_async(write_people)(graph_store, [SeedPerson(uuid.uuid4().hex, "user5", "u5@x.org", *[None] * 3)])
     canary_nodes = await sync_to_async(count_nodes)(canary)
     events = [
