@@ -38,7 +38,7 @@ from django.contrib.auth import get_user_model
 from ..domain import CatalogItem, ContentType, InteractionArrays, InteractionKind
 from ..errors import PersonNotFound
 from ..models import GraphSideInteraction
-from .arrays import arrays_from_rows, keep_last_per_key
+from .arrays import arrays_from_rows, keep_last_per_key, take
 from .graph_profiles import (
     PERSON_ID_BASE,
     Account,
@@ -177,7 +177,7 @@ class AccountGraphStore(Neo4jInteractionStore):
         unseen: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
         for edges, page_unseen, page in read_ahead(pages, partial(self._edges_of_items, ct, people, index, now)):
             unseen.append(page_unseen)
-            mine = side if len(side) == 0 else _take(side, np.isin(side.item_ids, page))
+            mine = side if len(side) == 0 else take(side, np.flatnonzero(np.isin(side.item_ids, page)))
             batch = InteractionArrays.concat([edges, mine])
             yield canonical_order(ct, keep_last_per_key(batch) if people.shared else batch)
         if unseen:
@@ -190,7 +190,7 @@ class AccountGraphStore(Neo4jInteractionStore):
         index = SightingIndex(self.labels.namespace, ct, people.keys)
         edges, _, _ = self._edges_of_items(ct, people, index, int(self.clock()), item_ids)
         side = self._side_arrays(ct, user_id=None)
-        return InteractionArrays.concat([edges, _take(side, np.isin(side.item_ids, item_ids))])
+        return InteractionArrays.concat([edges, take(side, np.flatnonzero(np.isin(side.item_ids, item_ids)))])
 
     def _item_degrees(self, ct: ContentType) -> tuple[list[str], list[int]]:
         (record,) = self._read(
@@ -324,10 +324,10 @@ class AccountGraphStore(Neo4jInteractionStore):
         writes = self._content(ct).writes
         graph_kinds = np.asarray(sorted(int(kind) for kind in writes), dtype=np.int8)
         in_graph = np.isin(arrays.kinds, graph_kinds)
-        side = _take(arrays, ~in_graph)
+        side = take(arrays, np.flatnonzero(~in_graph))
         if len(side):
             self._write_side(ct, side_rows(self.labels.namespace, ct, side))
-        edges = _take(arrays, in_graph)
+        edges = take(arrays, np.flatnonzero(in_graph))
         if len(edges) == 0:
             return
         people = self._people_of_users(np.unique(edges.user_ids).tolist())
@@ -436,16 +436,6 @@ def django_user_ids(usernames: Sequence[str]) -> dict[str, int]:
             model.objects.filter(**{f"{model.USERNAME_FIELD}__in": chunk}).values_list(model.USERNAME_FIELD, "pk")
         )
     return found
-
-
-def _take(arrays: InteractionArrays, mask: npt.NDArray[np.bool_]) -> InteractionArrays:
-    return InteractionArrays(
-        user_ids=arrays.user_ids[mask],
-        item_ids=arrays.item_ids[mask],
-        kinds=arrays.kinds[mask],
-        values=arrays.values[mask],
-        timestamps=arrays.timestamps[mask],
-    )
 
 
 def _side_row(namespace: str, interaction: RecordedInteraction) -> GraphSideInteraction:

@@ -8,7 +8,8 @@ afterwards; the unprefixed graph is never touched.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -72,20 +73,25 @@ def graph_store(neo4j_settings: None) -> Iterator[Neo4jInteractionStore]:
         wipe(store)
 
 
-@pytest.fixture(scope="module")
-def seeded_graph_store() -> Iterator[Neo4jInteractionStore]:
-    """SMALL_SPEC in a graph of its own, shared by a module's read-only tests (seeding takes a moment)."""
+def module_graph(profile: GraphProfile, fill: Callable[[Neo4jInteractionStore], object]) -> Iterator[Any]:
+    """A graph of its own for a whole module (filled once: seeding takes a moment), wiped afterwards."""
     from django.conf import settings
 
     from tests.conftest import require_service
 
     require_service("Neo4j", bool(settings.NEO4J_URI))
-    store = new_graph_store()
+    store = new_graph_store(profile)
     try:
-        seed(store)
+        fill(store)
         yield store
     finally:
         wipe(store)
+
+
+@pytest.fixture(scope="module")
+def seeded_graph_store() -> Iterator[Neo4jInteractionStore]:
+    """SMALL_SPEC in a graph of its own, shared by a module's read-only tests."""
+    yield from module_graph(NATIVE, seed)
 
 
 @pytest.fixture
@@ -106,18 +112,12 @@ def seeded_musicbud_store() -> Iterator[AccountGraphStore]:
 
     Only the graph is written here (what MusicBud's backend would hold): nothing in our database.
     """
-    from django.conf import settings
 
-    from tests.conftest import require_service
-
-    require_service("Neo4j", bool(settings.NEO4J_URI))
-    store = new_graph_store(MUSICBUD)
-    assert isinstance(store, AccountGraphStore)
-    try:
+    def fill(store: Neo4jInteractionStore) -> None:
+        assert isinstance(store, AccountGraphStore)
         seed_musicbud_graph(store, SMALL_SPEC, progress=False)
-        yield store
-    finally:
-        wipe(store)
+
+    yield from module_graph(MUSICBUD, fill)
 
 
 @pytest.fixture

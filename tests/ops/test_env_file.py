@@ -76,3 +76,26 @@ def test_the_environment_wins_over_the_file_and_a_named_file_must_exist(env_file
     result = subprocess.run(run, cwd=REPO, env=missing, capture_output=True, text=True, check=False)
     assert result.returncode != 0
     assert "is not a file" in result.stderr
+
+
+def test_the_cron_script_leaves_its_env_file_to_the_settings_json_values_included(tmp_path: Path) -> None:
+    deployment = tmp_path / "env"
+    deployment.write_text('DEBUG=true\nRECOMMENDATIONS_ENGINE={"epochs": 30, "loss": "warp"}\n')
+    # Stands in for the interpreter: prints what the settings read instead of training.
+    probe = tmp_path / "python"
+    probe.write_text(
+        f"#!/bin/sh\nexec {sys.executable} -c 'import django; django.setup(); from django.conf import settings; "
+        'print("engine", settings.RECOMMENDATIONS_ENGINE)\'\n'
+    )
+    probe.chmod(0o755)
+    log = tmp_path / "retrain.log"
+    env = plain_shell(tmp_path, MUSICBUD_ENV_FILE=str(deployment), PYTHON=str(probe), RETRAIN_LOG=str(log),
+                      DJANGO_SETTINGS_MODULE="musicbud.settings")  # fmt: skip
+    script = [str(REPO / "scripts/retrain_models.sh")]
+    result = subprocess.run(script, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "engine {'epochs': 30, 'loss': 'warp'}" in log.read_text()
+    env["MUSICBUD_ENV_FILE"] = str(tmp_path / "missing")
+    missing = subprocess.run(script, env=env, capture_output=True, text=True, check=False)
+    assert missing.returncode == 2
+    assert "is not a file" in missing.stderr
