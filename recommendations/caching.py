@@ -25,6 +25,9 @@ from musicbud.cache import CacheUnavailable, log_cache_error
 
 GLOBAL_GENERATION = "recs:gen:global"
 POPULAR_TTL_S = 600
+# The guests' public lists: the same for everyone, so one copy serves every caller for this long (a new
+# model changes the key at once).
+PUBLIC_TTL_S = 300
 # Long enough to cover a graph outage; refreshed whenever the graph answers.
 POPULAR_LAST_GOOD_TTL_S = 7 * 24 * 3600
 _GENERATIONS_END = b"\n"
@@ -44,6 +47,12 @@ def page_key(*, user_id: int, content_type: str, limit: int, offset: int, model_
     raw = json.dumps([user_id, content_type, limit, offset, model_version, variant])
     # A hash of everything that shapes the answer, not the user id in clear.
     return "recs:page:" + hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+def public_key(*, types: Sequence[str], limit: int, model_versions: Sequence[str]) -> str:
+    """The guests' lists (GET /v1/recommendations/public/): shaped by the types, the limit and the served models."""
+    raw = json.dumps([list(types), limit, list(model_versions)])
+    return "recs:public:" + hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
 def popular_key(content_type: str) -> str:
@@ -164,4 +173,23 @@ async def store_popular(content_type: str, pool: PopularPool) -> None:
         await cache.write({popular_last_good_key(content_type): raw}, ttl_s=POPULAR_LAST_GOOD_TTL_S)
     except CacheUnavailable as exc:
         # The pool was computed; not caching it only costs the next request a query.
+        log_cache_error(exc)
+
+
+# --- the guests' public lists (rendered bodies, the same for every caller) ---------------------------------
+
+
+async def cached_public(key: str) -> bytes | None:
+    try:
+        (body,), _ = await cache.read([key])
+    except CacheUnavailable as exc:
+        log_cache_error(exc)
+        return None
+    return body
+
+
+async def store_public(key: str, body: bytes) -> None:
+    try:
+        await cache.write({key: body}, ttl_s=PUBLIC_TTL_S)
+    except CacheUnavailable as exc:
         log_cache_error(exc)

@@ -39,3 +39,10 @@ class InvalidDataset(InvalidInput):
 
     code = "invalid_dataset"
     default_message = "The dataset cannot be imported."
+
+
+class PersonNotFound(NotFound):
+    """A write for a user who has no person (ParentUser) in MusicBud's graph: MusicBud creates people, we never do."""
+
+    code = "person_not_found"
+    default_message = "This user has no person in the MusicBud graph."

@@ -13,7 +13,7 @@ from datetime import datetime
 from recommendations import caching
 from recommendations.data import get_interaction_store
 from recommendations.domain import InteractionKind
-from recommendations.errors import ItemNotFound
+from recommendations.errors import ItemNotFound, PersonNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,10 @@ async def apply_feedback_events(user_id: int, events: list[FeedbackEvent]) -> No
             # The event itself is stored (analytics keeps it); an item outside the catalog cannot
             # become an interaction, and failing the batch would make the client retry forever.
             logger.warning("feedback on %s %r ignored: not in the catalog", event.content_type, event.item_id)
+            continue
+        except PersonNotFound:
+            # The same for a user MusicBud's graph has no person for (MusicBud creates people, we do not).
+            logger.warning("feedback of user %s ignored: no person in the graph", user_id)
             continue
         applied += 1
     if applied:

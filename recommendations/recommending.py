@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 
 from musicbud.errors import GraphUnavailable
@@ -90,6 +91,27 @@ class SimilarItems:
     model_version: str
     item: ItemInfo
     items: tuple[SimilarItem, ...]
+
+
+@dataclass(frozen=True)
+class ListedItem:
+    """An item of a public list: what the catalog says about it, and the score it was ranked by."""
+
+    item_id: str
+    title: str | None
+    genres: tuple[str, ...]
+    score: float
+    rank: int
+
+
+@dataclass(frozen=True)
+class PublicLists:
+    """One content type's lists for guests: the same for everyone, nothing about any user."""
+
+    content_type: str
+    model_version: str  # the served model, or "popularity"
+    popular: tuple[ListedItem, ...]
+    trending: tuple[ListedItem, ...]
 
 
 @dataclass(frozen=True)
@@ -309,3 +331,41 @@ def model_status() -> dict[str, ModelState]:
             selection=meta.get("selection"),
         )
     return status
+
+
+# --- the guests' lists (no user) -----------------------------------------------------------------------
+
+
+def _listed(ranked: list[tuple[str, float]], catalog: dict[str, CatalogItem]) -> tuple[ListedItem, ...]:
+    return tuple(
+        ListedItem(info.item_id, info.title, info.genres, round(score, 6), rank)
+        for rank, (item_id, score) in enumerate(ranked, start=1)
+        for info in [_info(item_id, catalog)]
+    )
+
+
+async def get_public_lists(content_type: ContentType, *, limit: int) -> PublicLists:
+    """Popular and trending items of a type, as a guest (no token) sees them.
+
+    From the served model's own lists when a type has one (no graph query at all); else from the data
+    service: the cached popular pool (its last good copy during a graph outage) and trending items.
+    """
+    artifact = current_model(content_type)
+    if artifact is not None:
+        recommender = Recommender(artifact)
+        popular = [(r.item_id, float(r.score)) for r in recommender.popular(k=limit)]
+        scores = np.asarray(artifact.trending, dtype=np.float32)
+        ranked = [(item_id, artifact.item_index(item_id)) for item_id in recommender.trending(k=limit)]
+        # As the data service lists it: only items with recent activity.
+        trending = [(item_id, float(scores[i])) for item_id, i in ranked if i is not None and scores[i] > 0]
+    else:
+        popular = (await popular_pool(content_type))[:limit]
+        scored = await get_interaction_store().atrending_items(content_type, limit=limit)
+        trending = [(item.item_id, float(item.score)) for item in scored]
+    catalog = await _catalog(content_type, sorted({item_id for item_id, _ in popular + trending}))
+    return PublicLists(
+        content_type=content_type.value,
+        model_version=artifact.version if artifact is not None else POPULARITY_SOURCE,
+        popular=_listed(popular, catalog),
+        trending=_listed(trending, catalog),
+    )

@@ -9,6 +9,7 @@ from recommendations.api import views
 urlpatterns = [
     path("", views.AllRecommendationsApi.as_view(), name="recommendations"),
     path("", include("analytics.urls")),
+    path("public/", views.PublicRecommendationsApi.as_view(), name="recommendations-public"),
     path("status/", views.ModelStatusApi.as_view(), name="recommendations-status"),
     path("train/models/", views.TrainModelsApi.as_view(), name="train-models"),
     path("train/models/<int:run_id>/", views.TrainingRunApi.as_view(), name="training-run"),

@@ -45,6 +45,8 @@ ACCESS: dict[str, Access] = {
     "v1/auth/token/refresh/": _access("public", "POST"),
     "v1/recommendations/": _access("user", "GET"),
     "v1/recommendations/events/": _access("user", "POST"),
+    # The MusicBud app's guest mode: no token, no personal data, throttled per client address.
+    "v1/recommendations/public/": _access("public", "GET"),
     "v1/recommendations/status/": _access("user", "GET"),
     "v1/recommendations/train/models/": _access("staff", "POST"),
     "v1/recommendations/train/models/<int:run_id>/": _access("staff", "GET"),
