@@ -1,6 +1,8 @@
 """Engine benchmarks on synthetic data: serving latency, batch throughput, training overhead, memory.
 
 Run: ``.venv/bin/python bench/engine.py`` (standalone; writes temporary models under $TMPDIR).
+``--costs`` measures the rates the training budget estimates with (engine/budget.py) instead, and
+``--budget`` trains data of the hidden evaluation sets' sizes to show what ``training_budget_s`` buys.
 
 Targets: per-user top-10 <= 1.5x the bare numpy floor (matmul + argpartition) at 200k users x 100k
 items x 64 dims; batch top-10 >= 5,000 users/s at 20k items; training 1M interactions, selection of
@@ -26,14 +28,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recommendations.domain import InteractionArrays, InteractionKind
+from recommendations.engine import ease
 from recommendations.engine.artifact import ModelArtifact, ModelStore, UserItems, new_version, save_artifact
+from recommendations.engine.candidates import fit_als, fit_lightfm
 from recommendations.engine.config import EngineConfig
 from recommendations.engine.matrix import build_interaction_matrix
 from recommendations.engine.serving import Recommender
@@ -195,6 +201,129 @@ def bench_train(n: int, config: EngineConfig, repeats: int) -> tuple[float, floa
     return ours_s, ours_fit_s, bare_s
 
 
+def best_seconds(fn, repeats: int) -> float:
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def warm_matrix(n_users: int, n_items: int, per_user: int, seed: int = 6) -> sp.csr_matrix:
+    """A binary users x items matrix in which every item has a positive (EASE inverts all of them)."""
+    rng = np.random.default_rng(seed)
+    n = n_users * per_user
+    rows = np.r_[rng.integers(0, n_users, n), rng.integers(0, n_users, n_items)]
+    cols = np.r_[rng.permutation(n_items)[np.minimum(rng.zipf(1.2, n) - 1, n_items - 1)], np.arange(n_items)]
+    matrix = sp.csr_matrix((np.ones(rows.shape[0], dtype=np.float32), (rows, cols)), shape=(n_users, n_items))
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def bench_costs(repeats: int) -> dict[str, float]:
+    """The rates engine/budget.py estimates with, measured here (best of ``repeats``)."""
+    config = EngineConfig()
+    sizes, seconds = (4000, 8000, 12000), []
+    for n_items in sizes:
+        x = warm_matrix(5000, n_items, 100)
+
+        def fit_ease(x: sp.csr_matrix = x, n_items: int = n_items) -> None:
+            g = ease.gram(x, max_items=config.ease_max_items)
+            dense = ease.solve(g, 10.0 * g.mean_diagonal, threads=config.num_threads)
+            ease.sparsify(dense, g.warm, n_items, neighbours=config.ease_neighbours, minimum=config.ease_min_neighbours)
+
+        seconds.append(best_seconds(fit_ease, repeats))
+        print(f"EASE fit of {n_items:,} warm items: {seconds[-1]:.2f}s", flush=True)
+    # seconds = a n^3 + b n^2, least squares over the sizes
+    design = np.array([[float(n) ** 3, float(n) ** 2] for n in sizes])
+    (cubed, squared), *_ = np.linalg.lstsq(design, np.array(seconds), rcond=None)
+    positives = build_interaction_matrix(synthetic_interactions(1_000_000, 50_000, 20_000), config).positives()
+    csr = sp.csr_matrix(positives)
+    factors = 32
+    als_s = best_seconds(lambda: fit_als(csr, config, factors=factors, regularization=1.0, alpha=5.0), repeats)
+    epochs = 5
+    lightfm_s = best_seconds(lambda: list(fit_lightfm(positives, config, checkpoints=(epochs,))), repeats)
+    print(f"ALS {factors} factors x {config.als_iterations} iterations over {positives.nnz:,} positives: "
+          f"{als_s:.2f}s; LightFM {epochs} epochs: {lightfm_s:.2f}s", flush=True)  # fmt: skip
+    return {
+        "ease_seconds_per_item_cubed": float(cubed),
+        "ease_seconds_per_item_squared": float(squared),
+        "als_seconds_per_positive_iteration_factor": als_s / (positives.nnz * config.als_iterations * factors),
+        "lightfm_seconds_per_positive_epoch": lightfm_s / (positives.nnz * epochs),
+    }
+
+
+def synthetic_ratings(
+    n: int, n_users: int, n_items: int, *, scale: int, timestamps: bool, seed: int = 7
+) -> InteractionArrays:
+    """Ratings of the shape of a real catalog: skewed item popularity, yet nearly every item rated."""
+    rng = np.random.default_rng(seed)
+    skewed = np.minimum(rng.zipf(1.2, size=n) - 1, n_items - 1)
+    items = np.where(rng.random(n) < 0.7, rng.permutation(n_items)[skewed], rng.integers(0, n_items, size=n))
+    return InteractionArrays(
+        user_ids=rng.integers(0, n_users, size=n, dtype=np.int64),
+        item_ids=np.char.add("i", items.astype(np.str_)),
+        kinds=np.full(n, InteractionKind.RATED, dtype=np.int8),
+        values=rng.integers(1, scale + 1, size=n).astype(np.float32),
+        timestamps=(
+            1_000_000_000 + rng.integers(0, 3 * 365 * 86_400, size=n, dtype=np.int64)
+            if timestamps
+            else np.zeros(n, dtype=np.int64)
+        ),
+    )
+
+
+# name -> the data: the hidden evaluation sets' training parts, a larger catalog, the training bench's.
+BUDGET_SHAPES: dict[str, Callable[[], InteractionArrays]] = {
+    "ML-1M size (6,040 users, 3,700 items, 900k ratings, timestamps)": (
+        lambda: synthetic_ratings(900_000, 6_040, 3_700, scale=5, timestamps=True)
+    ),
+    "MyAnimeList 5k users, 8,000 items (450k ratings, no timestamps)": (
+        lambda: synthetic_ratings(450_000, 5_000, 8_000, scale=10, timestamps=False)
+    ),
+    "MyAnimeList 5k users, 10,000 items (450k ratings, no timestamps)": (
+        lambda: synthetic_ratings(450_000, 5_000, 10_000, scale=10, timestamps=False)
+    ),
+    "12,000 items (20k users, 600k ratings, no timestamps)": (
+        lambda: synthetic_ratings(600_000, 20_000, 12_000, scale=10, timestamps=False)
+    ),
+    "training bench (50k users, 20k items, 1M interactions)": (
+        lambda: synthetic_interactions(1_000_000, n_users=50_000, n_items=20_000)
+    ),
+}
+
+
+def bench_budget(config: EngineConfig) -> list[dict[str, object]]:
+    """What ``training_budget_s`` buys: each shape trained with the shipped selection, what ran, what not."""
+    rows = []
+    for name, make in BUDGET_SHAPES.items():
+        arrays = make()
+        started = time.perf_counter()
+        artifact = train_model(arrays, [], config)
+        seconds = time.perf_counter() - started
+        selection = artifact.metadata["selection"]
+        ran: dict[str, int] = {}
+        skipped: dict[str, int] = {}
+        for trial in selection["trials"]:
+            tally = skipped if "skipped" in trial else ran
+            tally[trial["model"]] = tally.get(trial["model"], 0) + 1
+        counts = artifact.metadata["counts"]
+        row = {
+            "data": name, "items": counts["items"], "positives": counts["positives"],
+            "ran": ran, "skipped": skipped, "winner": selection["candidate"],
+            "seconds": round(seconds, 1), "refit_s": selection["budget"]["refit_s"],
+        }  # fmt: skip
+        print(f"{name}: {seconds:.1f}s (refit {row['refit_s']:.1f}s), ran {ran}, skipped {skipped}, "
+              f"serving {row['winner']}", flush=True)  # fmt: skip
+        for trial in selection["trials"]:
+            if "skipped" in trial:
+                print(f"    {trial['candidate']}: {trial['skipped']}", flush=True)
+        rows.append(row)
+    return rows
+
+
 RSS_PROBE = """
 import sys
 sys.path.insert(0, {repo!r})
@@ -236,13 +365,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train-interactions", type=int, default=1_000_000)
     parser.add_argument("--train-repeats", type=int, default=1, help="alternating fits of each, best taken")
+    parser.add_argument("--costs", action="store_true", help="only measure the training budget's rates")
+    parser.add_argument("--budget", action="store_true", help="only train data of the evaluation sets' sizes")
     args = parser.parse_args()
     config = EngineConfig()
     print(
         f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, OPENBLAS_NUM_THREADS="
-        f"{os.environ['OPENBLAS_NUM_THREADS']}, epochs={config.epochs}, components={config.no_components}",
+        f"{os.environ['OPENBLAS_NUM_THREADS']}, epochs={config.epochs}, components={config.no_components}, "
+        f"training_budget_s={config.training_budget_s:g}",
         flush=True,
     )
+    if args.costs:
+        print(json.dumps(bench_costs(args.train_repeats)))
+        return
+    if args.budget:
+        rows = bench_budget(config)
+        print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
+        print(json.dumps({"training_budget_s": config.training_budget_s, "shapes": rows}))
+        return
 
     with tempfile.TemporaryDirectory(prefix="musicbud-bench-") as tmp:
         model_dir = Path(tmp)

@@ -30,7 +30,10 @@ def _cpu_count() -> int:
 
 
 # Settings older models may carry in their metadata. Popularity moved to engine/popularity.py.
-RETIRED_SETTINGS = frozenset({"popularity_window_days", "popularity_half_life_days", "trending_window_days"})
+# selection_budget_s bounded the validation fits only; training_budget_s replaced it.
+RETIRED_SETTINGS = frozenset(
+    {"popularity_window_days", "popularity_half_life_days", "trending_window_days", "selection_budget_s"}
+)
 
 
 @dataclass(frozen=True)
@@ -91,10 +94,22 @@ class EngineConfig:
     pinned_models: dict[str, str] = field(default_factory=dict)
     # The candidates selection tries, cheapest first within the budget (popularity always runs).
     candidates: tuple[str, ...] = ("ease", "als", "lightfm")
-    # Wall-clock seconds for fitting and scoring the candidates on the validation split; a candidate
-    # whose estimated cost no longer fits is skipped (and logged). The final refit of the winner on
-    # all data comes on top. docs/benchmarks.md says what the default buys.
-    selection_budget_s: float = 120.0
+    # Wall-clock seconds for the whole training of a type: the validation fits and their scoring AND the
+    # refit of the winner on all data (engine/budget.py). A grid point whose estimated validation fit
+    # plus refit no longer fits is skipped, with the reason logged and recorded. The default is sized for
+    # 2 vCPUs (docs/benchmarks.md "What the training budget buys", from bench/engine.py --budget):
+    # - EASE fits up to ~11k warm items (its inverse: 8.5 s at 10k items; the refit inverts again),
+    #   so ML-1M (3.7k items) and a 5k-user MyAnimeList sample (8-10k items) get EASE, its grid and
+    #   usually ALS; LightFM only where what is left affords its validation fit AND its refit;
+    # - 1M interactions over 20k items (bench/engine.py): EASE is skipped (~30 s per inverse),
+    #   popularity, ALS and LightFM run, and training stays within 4x a bare LightFM fit.
+    # An exceeded estimate (a busy machine) is corrected after each model's first fit; a refit that
+    # runs over is logged as a warning with the numbers.
+    training_budget_s: float = 50.0
+    # Validation users scored per grid point, a seeded sample when there are more: scoring is users x
+    # items per candidate (32k users x 15.7k items took 2.7 s a candidate in bench/engine.py's
+    # training), and 5,000 users put the standard error of an ndcg@10 near 0.004.
+    max_validation_users: int = 5000
     # With timestamps: the newest fraction of events by one global time cut (as a service trained
     # tonight is judged on tomorrow's events). Without: a random fraction of each user's events.
     validation_time_fraction: float = 0.1
@@ -161,7 +176,7 @@ class EngineConfig:
     def _check_ranges(self) -> None:
         non_negative = (
             "weight_liked", "weight_watched", "weight_watchlist", "top_list_bonus", "weight_rated",
-            "rating_exponent", "low_rating_weight", "item_alpha", "user_alpha", "selection_budget_s",
+            "rating_exponent", "low_rating_weight", "item_alpha", "user_alpha", "training_budget_s",
         )  # fmt: skip
         for name in non_negative:
             if getattr(self, name) < 0:
@@ -169,6 +184,7 @@ class EngineConfig:
         positive = (
             "no_components", "epochs", "learning_rate", "max_sampled", "num_threads", "ease_max_items",
             "min_validation_users", "ease_neighbours", "ease_min_neighbours", "als_iterations",
+            "max_validation_users",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:

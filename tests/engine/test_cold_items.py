@@ -44,3 +44,32 @@ def test_cold_items_can_be_switched_off() -> None:
                                           "cold_items_from_genres": False})  # fmt: skip
     artifact = train_model(clustered_interactions(), catalog(), config)
     assert artifact.item_index("new_a") is None
+
+
+EASE = EngineConfig.from_overrides({"pinned_models": {"*": "ease"}, "ease_lambda_scales": [5.0], "num_threads": 1})
+
+
+def test_ease_places_a_new_item_among_the_warm_items_of_its_genres() -> None:
+    artifact = train_model(clustered_interactions(), catalog(), EASE)
+    assert artifact.kind == "item_item"
+    assert artifact.item_index("new_a") is not None
+    assert artifact.item_index("new_none") is None  # no genre, no peers to place it by
+    recommender = Recommender(artifact)
+    ranked = [r.item_id for r in recommender.recommend(0, k=artifact.n_items).items]  # user 0 likes "a" items
+    assert ranked.index("new_a") < ranked.index("new_b")
+    assert ranked.index("new_a") < min(ranked.index(f"b{n:02d}") for n in range(10))
+    similar = [s.item_id for s in recommender.similar_items("new_a", k=5)]
+    assert similar
+    assert all(item.startswith("a") for item in similar)
+
+
+def test_an_ease_cold_item_gets_the_mean_column_of_its_genre_peers() -> None:
+    artifact = train_model(clustered_interactions(), catalog(), EASE)
+    weights = Recommender(artifact)._neighbour_matrix.toarray()
+    peers = artifact.item_indices(np.array([f"a{n:02d}" for n in range(10)], dtype=np.str_))
+    new_a = artifact.item_index("new_a")
+    warm = artifact.item_indices(np.array([f"{c}{n:02d}" for c in "ab" for n in range(10)], dtype=np.str_))
+    # What liking each warm item adds to the new item: the mean of what it adds to the ten "a" items.
+    expected = weights[np.ix_(warm, peers)].mean(axis=1)
+    np.testing.assert_allclose(weights[warm, new_a], expected, rtol=1e-5, atol=1e-6)
+    assert expected[:10].min() > 0  # "a" lovers get something from it, so the test says something

@@ -109,7 +109,7 @@ def test_a_catalog_too_large_for_ease_skips_it_with_a_logged_reason(
 
 
 def test_a_candidate_the_budget_cannot_afford_is_skipped_and_popularity_still_measured() -> None:
-    selection = select_model(timed_clusters(), [], config(selection_budget_s=0.0))
+    selection = select_model(timed_clusters(), [], config(training_budget_s=0.0))
     assert selection.winner.model == "popularity"
     assert all(t.skipped for t in selection.trials if t.candidate.model != "popularity")
     assert all("budget" in (t.skipped or "") for t in selection.trials if t.candidate.model != "popularity")
