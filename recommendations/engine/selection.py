@@ -298,9 +298,10 @@ def _select_ease(run: _Run) -> None:
     if best is None:
         return
     base = run.artifacts[best.candidate.label]
-    # Scoring settings reuse the weights: no refit, one scoring pass each.
-    for name, grid in (("history_half_life_days", config.history_half_lives_days),
-                       ("popularity_blend", config.popularity_blends)):  # fmt: skip
+    # Scoring settings reuse the weights: no refit, one scoring pass each. Fading by age needs
+    # timestamps: without them every half-life scores as "off", so none is tried.
+    half_lives = config.history_half_lives_days if has_timestamps(run.ctx.arrays) else ()
+    for name, grid in (("history_half_life_days", half_lives), ("popularity_blend", config.popularity_blends)):
         for value in grid:
             candidate = Candidate("ease", {**best.candidate.params, name: value})
             if candidate.label in run.artifacts or (value == 0 and name not in best.candidate.params):
