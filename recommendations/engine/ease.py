@@ -183,17 +183,17 @@ def genre_cold_start(
     placed: list[int] = []
     placed_set: list[int] = []
     for index in np.flatnonzero(~is_warm).tolist():
-        mates = tuple(sorted({m for g in genres_of.get(str(item_ids[index]), ()) for m in warm_by_genre.get(g, ())}))
-        if mates:
+        peers = tuple(sorted({m for g in genres_of.get(str(item_ids[index]), ()) for m in warm_by_genre.get(g, ())}))
+        if peers:
             placed.append(index)
-            placed_set.append(set_of.setdefault(mates, len(set_of)))
+            placed_set.append(set_of.setdefault(peers, len(set_of)))
     if not placed:
         return weights
     mate_sets = list(set_of)
     averaging = sp.csr_matrix(
         (
-            np.concatenate([np.full(len(mates), 1.0 / len(mates)) for mates in mate_sets]),
-            (np.repeat(np.arange(len(mate_sets)), [len(mates) for mates in mate_sets]), np.concatenate(mate_sets)),
+            np.concatenate([np.full(len(peers), 1.0 / len(peers)) for peers in mate_sets]),
+            (np.repeat(np.arange(len(mate_sets)), [len(peers) for peers in mate_sets]), np.concatenate(mate_sets)),
         ),
         shape=(len(mate_sets), n_items),
     )
