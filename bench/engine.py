@@ -236,6 +236,14 @@ def bench_costs(repeats: int) -> dict[str, float]:
 
         seconds.append(best_seconds(fit_ease, repeats))
         print(f"EASE fit of {n_items:,} warm items: {seconds[-1]:.2f}s", flush=True)
+    for n_items in (1600, 3000, 6000):  # one or two BLAS threads for the inverse (ease.PARALLEL_MIN_ITEMS)
+        g = ease.gram(warm_matrix(5000, n_items, 100), max_items=config.ease_max_items)
+        by_threads = {}
+        for threads in (1, 2):
+            lam = 10.0 * g.mean_diagonal
+            by_threads[threads] = best_seconds(lambda g=g, lam=lam, t=threads: ease.solve(g, lam, threads=t), repeats)
+        print(f"EASE inverse of {n_items:,} items: 1 BLAS thread {by_threads[1]:.2f}s, 2 threads {by_threads[2]:.2f}s "
+              "(ease.solve uses one below PARALLEL_MIN_ITEMS)", flush=True)  # fmt: skip
     # seconds = a n^3 + b n^2, least squares over the sizes
     design = np.array([[float(n) ** 3, float(n) ** 2] for n in sizes])
     (cubed, squared), *_ = np.linalg.lstsq(design, np.array(seconds), rcond=None)

@@ -55,6 +55,11 @@ def gram(interactions: sp.csr_matrix, *, max_items: int) -> Gram:
 # Rows per block when the inverse is made symmetric and scaled in place: a block of 1,024 rows of a
 # 10k catalog is 40 MB, so each step works in cache-sized pieces instead of n^2 temporaries.
 _BLOCK_ROWS = 1024
+# Below this many items the inverse runs on one BLAS thread whatever ``threads`` says: on the shared
+# 2 vCPUs (load average 6-10 from other jobs) 1,600 items took 0.16-0.37 s on one thread and
+# 6.8-9.5 s on two, 3,000 items 0.4-1.5 s vs 0.9-3.6 s; from 5,000 items two threads were no slower
+# (1.3-1.9 s vs 1.6-2.0 s) and on a quiet machine 1.7x faster (6,000 items 1.6 s vs 2.6 s).
+PARALLEL_MIN_ITEMS = 4000
 
 
 def solve(g: Gram, lam: float, *, threads: int) -> npt.NDArray[np.float32]:
@@ -70,9 +75,10 @@ def solve(g: Gram, lam: float, *, threads: int) -> npt.NDArray[np.float32]:
 
     a = g.matrix.copy()
     a[np.diag_indices_from(a)] += np.float32(lam)
-    # The inverse is the one multi-threaded step of training: BLAS gets every training thread here,
-    # whatever the process's default (a server runs with one BLAS thread per worker).
-    with threadpool_limits(threads, "blas"):
+    # The inverse is the one multi-threaded BLAS step of training: it gets the training threads here,
+    # whatever the process's default (a server runs with one BLAS thread per worker), if it is large
+    # enough for threads to pay (PARALLEL_MIN_ITEMS).
+    with threadpool_limits(threads if a.shape[0] >= PARALLEL_MIN_ITEMS else 1, "blas"):
         factor, info = lapack.spotrf(a.T, lower=False, overwrite_a=True)
         if info != 0:
             raise InvalidData(f"EASE Gram matrix is not positive definite (lapack info {info})")
