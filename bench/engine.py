@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -201,13 +202,17 @@ def bench_train(n: int, config: EngineConfig, repeats: int) -> tuple[float, floa
     return ours_s, ours_fit_s, bare_s
 
 
-def best_seconds(fn, repeats: int) -> float:
-    timings = []
+def timings(fn: Callable[[], object], repeats: int) -> list[float]:
+    out = []
     for _ in range(repeats):
         started = time.perf_counter()
         fn()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def best_seconds(fn: Callable[[], object], repeats: int) -> float:
+    return min(timings(fn, repeats))
 
 
 def warm_matrix(n_users: int, n_items: int, per_user: int, seed: int = 6) -> sp.csr_matrix:
@@ -231,19 +236,21 @@ def bench_costs(repeats: int) -> dict[str, float]:
 
         def fit_ease(x: sp.csr_matrix = x, n_items: int = n_items) -> None:
             g = ease.gram(x, max_items=config.ease_max_items)
-            dense = ease.solve(g, 10.0 * g.mean_diagonal, threads=config.num_threads)
+            dense = ease.solve(g, 10.0 * g.mean_diagonal)
             ease.sparsify(dense, g.warm, n_items, neighbours=config.ease_neighbours, minimum=config.ease_min_neighbours)
 
         seconds.append(best_seconds(fit_ease, repeats))
         print(f"EASE fit of {n_items:,} warm items: {seconds[-1]:.2f}s", flush=True)
-    for n_items in (1600, 3000, 6000):  # one or two BLAS threads for the inverse (ease.PARALLEL_MIN_ITEMS)
+    for n_items in (1600, 5200, 8000):  # one or two BLAS threads for the inverse (ease.INVERSE_THREADS)
         g = ease.gram(warm_matrix(5000, n_items, 100), max_items=config.ease_max_items)
-        by_threads = {}
-        for threads in (1, 2):
-            lam = 10.0 * g.mean_diagonal
-            by_threads[threads] = best_seconds(lambda g=g, lam=lam, t=threads: ease.solve(g, lam, threads=t), repeats)
-        print(f"EASE inverse of {n_items:,} items: 1 BLAS thread {by_threads[1]:.2f}s, 2 threads {by_threads[2]:.2f}s "
-              "(ease.solve uses one below PARALLEL_MIN_ITEMS)", flush=True)  # fmt: skip
+        one: list[float] = []
+        two: list[float] = []
+        for _ in range(repeats):  # interleaved, so a burst of other jobs hits both
+            one += timings(partial(ease.solve, g, 10.0 * g.mean_diagonal, threads=1), 1)
+            two += timings(partial(ease.solve, g, 10.0 * g.mean_diagonal, threads=2), 1)
+        print(f"EASE inverse of {n_items:,} items: 1 BLAS thread {min(one):.2f}-{max(one):.2f}s, 2 threads "
+              f"{min(two):.2f}-{max(two):.2f}s (training uses {ease.INVERSE_THREADS}), load average "
+              f"{os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
     # seconds = a n^3 + b n^2, least squares over the sizes
     design = np.array([[float(n) ** 3, float(n) ** 2] for n in sizes])
     (cubed, squared), *_ = np.linalg.lstsq(design, np.array(seconds), rcond=None)

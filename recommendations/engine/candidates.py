@@ -290,7 +290,7 @@ def fit_ease_candidate(ctx: Context, candidate: Candidate, gram: ease.Gram | Non
     started = time.perf_counter()
     g = gram if gram is not None else ease_gram(ctx)
     lam = candidate.params["lambda_scale"] * g.mean_diagonal
-    dense = ease.solve(g, lam, threads=ctx.config.num_threads)
+    dense = ease.solve(g, lam)
     config = ctx.config
     n_items = ctx.matrix.shape[1]
     weights = ease.sparsify(

@@ -55,30 +55,28 @@ def gram(interactions: sp.csr_matrix, *, max_items: int) -> Gram:
 # Rows per block when the inverse is made symmetric and scaled in place: a block of 1,024 rows of a
 # 10k catalog is 40 MB, so each step works in cache-sized pieces instead of n^2 temporaries.
 _BLOCK_ROWS = 1024
-# Below this many items the inverse runs on one BLAS thread whatever ``threads`` says: on the shared
-# 2 vCPUs (load average 6-10 from other jobs) 1,600 items took 0.16-0.37 s on one thread and
-# 6.8-9.5 s on two, 3,000 items 0.4-1.5 s vs 0.9-3.6 s; from 5,000 items two threads were no slower
-# (1.3-1.9 s vs 1.6-2.0 s) and on a quiet machine 1.7x faster (6,000 items 1.6 s vs 2.6 s).
-PARALLEL_MIN_ITEMS = 4000
+# BLAS threads for the inverse. One: on the shared 2 vCPUs two threads were a gamble, 1.7x faster on
+# a quiet machine (6,000 items 1.6 s vs 2.6 s) but 2-4x slower than one whenever other jobs ran (load
+# average 5: 5,200 items 6.2-17.1 s on two threads, 2.5-5.0 s on one; 1,600 items 6.8-9.5 s vs
+# 0.16-0.37 s), and the training budget needs costs it can predict (bench/engine.py --costs).
+INVERSE_THREADS = 1
 
 
-def solve(g: Gram, lam: float, *, threads: int) -> npt.NDArray[np.float32]:
+def solve(g: Gram, lam: float, *, threads: int = INVERSE_THREADS) -> npt.NDArray[np.float32]:
     """The dense EASE weights over the warm items (float32; Cholesky, twice as fast as a general inverse).
 
     Works in one n x n array: LAPACK gets the Fortran view of it (the Gram matrix is symmetric, so that
     view is the same matrix), so neither call copies it, and the symmetric fill and the column scaling
     run in place. The previous version (three n^2 temporaries and two hidden Fortran copies) took 8.5 s
-    for 8,000 items where this takes 3.4 s, identical weights (2 threads; /tmp timing script, see
-    docs/benchmarks.md "Engine speed").
+    for 8,000 items where this takes 3.4 s, with identical weights (both on 2 threads, timed side by
+    side against commit b24c87a).
     """
     from threadpoolctl import threadpool_limits
 
     a = g.matrix.copy()
     a[np.diag_indices_from(a)] += np.float32(lam)
-    # The inverse is the one multi-threaded BLAS step of training: it gets the training threads here,
-    # whatever the process's default (a server runs with one BLAS thread per worker), if it is large
-    # enough for threads to pay (PARALLEL_MIN_ITEMS).
-    with threadpool_limits(threads if a.shape[0] >= PARALLEL_MIN_ITEMS else 1, "blas"):
+    # Set here, whatever the process's default (the evaluation command does not limit BLAS).
+    with threadpool_limits(threads, "blas"):
         factor, info = lapack.spotrf(a.T, lower=False, overwrite_a=True)
         if info != 0:
             raise InvalidData(f"EASE Gram matrix is not positive definite (lapack info {info})")
