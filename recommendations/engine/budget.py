@@ -23,16 +23,17 @@ from dataclasses import dataclass, field
 
 logger = logging.getLogger(__name__)
 
-# EASE fit (Gram matrix, Cholesky inverse on all training threads, sparsification) of n warm items:
-# a * n^3 + b * n^2 seconds. Best of 3 on 2 threads: 6,000 items 1.6 s, 8,000 items 3.4 s + 1.1 s
-# sparsification, 10,000 items 8.5 s (``bench/engine.py --costs``). Kept ~20% above the quiet-machine
-# figures: the first EASE estimate decides whether EASE is tried at all.
-EASE_SECONDS_PER_ITEM_CUBED = 8.0e-12
+# EASE fit (Gram matrix, Cholesky inverse on one BLAS thread, sparsification) of n warm items:
+# a * n^3 + b * n^2 seconds. Measured: 4,000 items 1.1 s, 8,000 items 7.8 s (inverse 6.3-7.2 s),
+# 12,000 items 22.4 s (``bench/engine.py --costs``, best of 3, load average 1.7-2.6).
+EASE_SECONDS_PER_ITEM_CUBED = 1.3e-11
 EASE_SECONDS_PER_ITEM_SQUARED = 2.0e-8
 # implicit ALS (conjugate gradient), per positive x iteration x factor, and LightFM WARP per positive x
-# epoch: 1M synthetic interactions (650k positives), 2 threads (``bench/engine.py --costs``).
-ALS_SECONDS_PER_POSITIVE_ITERATION_FACTOR = 4.8e-9
-LIGHTFM_SECONDS_PER_POSITIVE_EPOCH = 1.3e-6
+# epoch, both on 2 threads: 32 factors x 15 iterations over 649k positives took 3.2 s, 5 LightFM
+# epochs 7.3 s (same command). The shared notes measured half that on a quieter day; each run
+# corrects the estimates by its first measured fit.
+ALS_SECONDS_PER_POSITIVE_ITERATION_FACTOR = 1.0e-8
+LIGHTFM_SECONDS_PER_POSITIVE_EPOCH = 2.0e-6
 MIN_INFORMATIVE_FIT_S = 0.5
 
 
