@@ -105,7 +105,7 @@ class EngineConfig:
     #   popularity, ALS and LightFM run, and training stays within 4x a bare LightFM fit.
     # An exceeded estimate (a busy machine) is corrected after each model's first fit; a refit that
     # runs over is logged as a warning with the numbers.
-    training_budget_s: float = 50.0
+    training_budget_s: float = 60.0
     # Validation users scored per grid point, a seeded sample when there are more: scoring is users x
     # items per candidate (32k users x 15.7k items took 2.7 s a candidate in bench/engine.py's
     # training), and 5,000 users put the standard error of an ndcg@10 near 0.004.
