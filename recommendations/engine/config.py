@@ -92,23 +92,26 @@ class EngineConfig:
     # Content type -> model ("ease", "als", "lightfm", "popularity"); "*" pins every type. A pinned
     # type trains only that model (its grid is still searched on the validation split).
     pinned_models: dict[str, str] = field(default_factory=dict)
-    # The candidates selection tries, cheapest first within the budget (popularity always runs).
+    # The candidates selection tries, in this order within the budget (popularity always runs): the
+    # usual winner first. EASE beat both others on every split of docs/benchmarks.md; ALS beat LightFM
+    # by 20% on the anime sample and was within run-to-run noise of it on ML-100K.
     candidates: tuple[str, ...] = ("ease", "als", "lightfm")
     # Wall-clock seconds for the whole training of a type: the validation fits and their scoring AND the
     # refit of the winner on all data (engine/budget.py). A grid point whose estimated validation fit
-    # plus refit no longer fits is skipped, with the reason logged and recorded. The default is sized for
-    # 2 vCPUs (docs/benchmarks.md "What the training budget buys", from bench/engine.py --budget):
-    # - EASE fits up to ~11k warm items (its inverse: 8.5 s at 10k items; the refit inverts again),
-    #   so ML-1M (3.7k items) and a 5k-user MyAnimeList sample (8-10k items) get EASE, its grid and
-    #   usually ALS; LightFM only where what is left affords its validation fit AND its refit;
-    # - 1M interactions over 20k items (bench/engine.py): EASE is skipped (~30 s per inverse),
-    #   popularity, ALS and LightFM run, and training stays within 4x a bare LightFM fit.
-    # An exceeded estimate (a busy machine) is corrected after each model's first fit; a refit that
-    # runs over is logged as a warning with the numbers.
+    # plus refit no longer fits is skipped, with the reason logged and recorded. What 60 s buys on the
+    # 2 vCPUs (docs/benchmarks.md "What the training budget buys", bench/engine.py --budget):
+    # - EASE with its whole grid up to ~8,000 items (one fit: 7.8 s at 8k items, 22.4 s at 12k; the
+    #   refit inverts again): ML-1M (3.7k items) gets everything, a 5k-user MyAnimeList sample
+    #   (8-10k items) EASE's lambdas 10 and 5 at least, then ALS; one EASE lambda up to ~12.5k items;
+    # - 1M interactions over 15.7k items (bench/engine.py): popularity and ALS, no EASE (~50 s a fit),
+    #   LightFM when ALS leaves room for its fit and refit; 31.4 s vs 18.8 s for a bare LightFM fit.
+    # 60 s keeps the worst case within 4x a bare LightFM fit of 1M interactions (15.8 s quiet).
+    # Estimates are corrected after each model's first fit; a training over budget logs a warning.
     training_budget_s: float = 60.0
     # Validation users scored per grid point, a seeded sample when there are more: scoring is users x
     # items per candidate (32k users x 15.7k items took 2.7 s a candidate in bench/engine.py's
-    # training), and 5,000 users put the standard error of an ndcg@10 near 0.004.
+    # training). 5,000 is more than any validation set of our real splits (at most 906 users) or of
+    # the hidden sets' sizes (~5,000 MyAnimeList users), so it only cuts bigger data.
     max_validation_users: int = 5000
     # With timestamps: the newest fraction of events by one global time cut (as a service trained
     # tonight is judged on tomorrow's events). Without: a random fraction of each user's events.
