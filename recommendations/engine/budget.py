@@ -126,8 +126,8 @@ class Budget:
     def corrected(self, model: str, seconds: float) -> float:
         """An estimate times this model's correction; before its first fit, the mean of the others'.
 
-        A machine that ran ALS at 4.5x its estimate (others' jobs on the same 2 cores) ran LightFM at
-        3.6x too (bench/engine.py training, load average 2.2): slowness is mostly the machine's.
+        In a bench/engine.py training under load average 2.2 (others' jobs on the same 2 cores), ALS
+        ran at 4.5x and LightFM at 3.6x the rates of a quiet day: slowness is mostly the machine's.
         """
         if model in self._fit_correction:
             return seconds * self._fit_correction[model]
