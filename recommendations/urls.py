@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 
 from recommendations.api import views
+from recommendations.lists import LIST_NAMES
 
 urlpatterns = [
     path("", views.AllRecommendationsApi.as_view(), name="recommendations"),
@@ -13,6 +14,10 @@ urlpatterns = [
     path("train/models/", views.TrainModelsApi.as_view(), name="train-models"),
     path("train/models/<int:run_id>/", views.TrainingRunApi.as_view(), name="training-run"),
     path("<str:content_type>/", views.RecommendationsApi.as_view(), name="recommendations-type"),
+    *(
+        path(f"<str:content_type>/{name}/", views.BrowseListApi.as_view(list_name=name), name=f"list-{name}")
+        for name in LIST_NAMES
+    ),
     path(
         "<str:content_type>/<str:item_id>/similar/",
         views.SimilarItemsApi.as_view(),

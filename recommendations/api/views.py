@@ -20,6 +20,7 @@ from recommendations.api import pages
 from recommendations.api import serializers as s
 from recommendations.domain import ContentType
 from recommendations.errors import UnknownContentType
+from recommendations.lists import ListName
 from recommendations.models import TrainingLog
 
 
@@ -53,34 +54,58 @@ class AllRecommendationsApi(ApiView):
         return Response(await pages.all_recommendation_pages(user_id=caller_id(request), limit=query["limit"]))
 
 
+CONTENT_TYPE_PARAMETER = OpenApiParameter("content_type", enum=[ct.value for ct in ContentType], location="path")
+
+
 class RecommendationsApi(ApiView):
     @extend_schema(
-        parameters=[
-            s.PageQuerySerializer,
-            OpenApiParameter("content_type", enum=[ct.value for ct in ContentType], location="path"),
-        ],
+        parameters=[s.FilteredPageQuerySerializer, CONTENT_TYPE_PARAMETER],
         responses={200: s.RecommendationPageSerializer, **error_responses(400, 404, 503)},
     )
     async def get(self, request: Request, content_type: str) -> HttpResponse:
         """One page of the caller's recommendations of one type (stable pages for one model version)."""
         ct = _content_type(content_type)
-        query = _query(s.PageQuerySerializer, request)
+        query = _query(s.FilteredPageQuerySerializer, request)
         page = await pages.recommendation_page(
-            user_id=caller_id(request), content_type=ct, limit=query["limit"], offset=query["offset"]
-        )
+            user_id=caller_id(request), content_type=ct, limit=query["limit"], offset=query["offset"],
+            filters=s.list_filters(ct, query),
+        )  # fmt: skip
+        return page_response(page)
+
+
+class BrowseListApi(ApiView):
+    """Popular, trending or latest items of one type (``list_name``, set per route): the same for everyone."""
+
+    list_name: ListName = "popular"
+
+    @extend_schema(
+        parameters=[s.FilteredPageQuerySerializer, CONTENT_TYPE_PARAMETER],
+        responses={200: s.BrowseListSerializer, **error_responses(400, 404, 503)},
+    )
+    async def get(self, request: Request, content_type: str) -> HttpResponse:
+        """One page of a browsing list (popular, trending or latest), filtered before it is paged."""
+        ct = _content_type(content_type)
+        query = _query(s.FilteredPageQuerySerializer, request)
+        page = await pages.list_page(
+            content_type=ct, name=self.list_name, limit=query["limit"], offset=query["offset"],
+            filters=s.list_filters(ct, query),
+        )  # fmt: skip
         return page_response(page)
 
 
 class SimilarItemsApi(ApiView):
     @extend_schema(
-        parameters=[s.LimitQuerySerializer],
+        parameters=[s.FilteredPageQuerySerializer],
         responses={200: s.SimilarItemsSerializer, **error_responses(400, 404, 503)},
     )
     async def get(self, request: Request, content_type: str, item_id: str) -> Response:
-        """Items most similar to one item (cosine of the model's item embeddings)."""
+        """Items most similar to one item (cosine of the model's item embeddings), filtered before paging."""
         ct = _content_type(content_type)
-        query = _query(s.LimitQuerySerializer, request)
-        similar = await recommending.get_similar_items(content_type=ct, item_id=item_id, limit=query["limit"])
+        query = _query(s.FilteredPageQuerySerializer, request)
+        similar = await recommending.get_similar_items(
+            content_type=ct, item_id=item_id, limit=query["limit"], offset=query["offset"],
+            filters=s.list_filters(ct, query),
+        )  # fmt: skip
         return Response(s.SimilarItemsSerializer(similar).data)
 
 

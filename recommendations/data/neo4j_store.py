@@ -34,7 +34,7 @@ from .arrays import arrays_from_columns
 from .neo4j_schema import ITEM_KEYS, REL_TYPES, GraphLabels, ensure_schema, graph_errors, kind_case, query, rel_types
 from .ordering import canonical_order, item_sort_key
 from .popularity import Window, WindowCount
-from .store import DEFAULT_BATCH_SIZE, InteractionStore, RecordedInteraction, plan_batches
+from .store import DEFAULT_BATCH_SIZE, InteractionStore, RecordedInteraction, RemovedInteraction, plan_batches
 from .validation import ALLOWED_KINDS, is_mal_type, parse_content_type
 
 # Rows per write transaction: big enough to amortize a round trip, small enough for the heap.
@@ -242,6 +242,27 @@ class Neo4jInteractionStore(InteractionStore):
         ct = interaction.content_type
         records = self._write(self._upsert_query(ct, interaction.kind), **upsert_params(interaction))
         return bool(records)
+
+    def _delete_interaction(self, removal: RemovedInteraction) -> bool:
+        ct = removal.content_type
+        # An aggregate always returns one row, so "nothing to delete" is a 0, not an empty result.
+        (record,) = self._write(
+            f"OPTIONAL MATCH (:{self._user()} {{user_id: $user_id}})-[r:{REL_TYPES[removal.kind]}]->"
+            f"(:{self._item(ct)} {{{ITEM_KEYS[ct]}: $key}}) "
+            "DELETE r RETURN count(r) AS deleted",
+            user_id=removal.user_id,
+            key=_to_key(ct, removal.item_id),
+        )
+        return bool(record["deleted"])
+
+    def _forget_user(self, user_id: int) -> int:
+        # The user node goes too: it holds nothing but the id, and the id is what is being forgotten.
+        records = self._write(
+            f"MATCH (u:{self._user()} {{user_id: $user_id}}) WITH u, COUNT {{ (u)-->() }} AS n "
+            "DETACH DELETE u RETURN n",
+            user_id=user_id,
+        )
+        return int(records[0]["n"]) if records else 0
 
     def _upsert_catalog(self, ct: ContentType, items: list[CatalogItem]) -> int:
         for start in range(0, len(items), WRITE_BATCH):
