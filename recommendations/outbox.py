@@ -256,7 +256,7 @@ async def run_drainer() -> None:
         await asyncio.sleep(interval)
         try:
             summary = await drain_and_invalidate()
-        except Exception:  # noqa: BLE001  # a supervisor loop: log, and try again next interval
+        except Exception:  # a supervisor loop: log it, and try again next interval
             logger.exception("outbox drain failed; retrying in %s s", interval)
             continue
         if summary.applied or summary.dropped:
