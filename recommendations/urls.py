@@ -11,6 +11,8 @@ urlpatterns = [
     path("", views.AllRecommendationsApi.as_view(), name="recommendations"),
     path("", include("analytics.urls")),
     path("status/", views.ModelStatusApi.as_view(), name="recommendations-status"),
+    path("buds/", views.BudsApi.as_view(), name="buds"),
+    path("buds/visibility/", views.BudVisibilityApi.as_view(), name="bud-visibility"),
     path("train/models/", views.TrainModelsApi.as_view(), name="train-models"),
     path("train/models/<int:run_id>/", views.TrainingRunApi.as_view(), name="training-run"),
     path("<str:content_type>/", views.RecommendationsApi.as_view(), name="recommendations-type"),

@@ -18,9 +18,9 @@ from typing import Any, Literal
 from rest_framework.renderers import JSONRenderer
 
 from musicbud.errors import MusicBudError
-from recommendations import lists, recommending
-from recommendations.api.serializers import BrowseListSerializer, RecommendationPageSerializer
-from recommendations.caching import ListSlot, PageSlot
+from recommendations import buds, lists, recommending
+from recommendations.api.serializers import BrowseListSerializer, BudsSerializer, RecommendationPageSerializer
+from recommendations.caching import BudSlot, ListSlot, PageSlot
 from recommendations.domain import ContentType
 from recommendations.filtering import ListFilters
 
@@ -97,6 +97,22 @@ async def list_page(
         content_type=content_type, artifact=artifact, name=name, limit=limit, offset=offset, filters=filters
     )
     body = render(BrowseListSerializer(found).data)
+    await slot.store(body, values)
+    return RenderedPage(body, "miss")
+
+
+async def buds_page(*, user_id: int, content_type: buds.BudType, limit: int, offset: int) -> RenderedPage:
+    """One page of a user's buds: from the cache, or computed and cached."""
+    models = buds.served_models(content_type)
+    slot = BudSlot(
+        user_id=user_id, content_type=content_type, limit=limit, offset=offset,
+        model_versions=tuple(f"{ct.value}:{artifact.version}" for ct, artifact in models.items()),
+    )  # fmt: skip
+    body, values = await slot.lookup()
+    if body is not None:
+        return RenderedPage(body, "hit")
+    found = await buds.get_buds(user_id=user_id, content_type=content_type, limit=limit, offset=offset, models=models)
+    body = render(BudsSerializer(found).data)
     await slot.store(body, values)
     return RenderedPage(body, "miss")
 

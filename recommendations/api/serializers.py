@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from recommendations.buds import BUD_TYPES
 from recommendations.domain import ContentType
 from recommendations.filtering import MAX_EXCLUDE, MAX_GENRES, ListFilters, parse_filters
 from recommendations.lists import LIST_NAMES
@@ -237,3 +238,44 @@ class TrainingRunSerializer(serializers.Serializer[Any]):
 
 class TrainResponseSerializer(serializers.Serializer[Any]):
     runs = TrainingRunSerializer(many=True)
+
+
+MAX_BUDS = 50
+MAX_BUD_OFFSET = 1_000
+
+
+class BudQuerySerializer(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(choices=list(BUD_TYPES), default="all", help_text='"all" or one content type')
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_BUDS, default=DEFAULT_LIMIT)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_BUD_OFFSET, default=0)
+
+
+class CommonItemSerializer(CatalogItemSerializer):
+    content_type = serializers.ChoiceField(choices=[ct.value for ct in ContentType])
+
+
+class BudSerializer(serializers.Serializer[Any]):
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+    score = serializers.FloatField(help_text="taste similarity, 0 to 1 (docs/api.md says how it is computed)")
+    rank = serializers.IntegerField(help_text="1-based position (offset + index + 1)")
+    common_items = CommonItemSerializer(many=True, help_text="items both like, what both like most first")
+
+
+class BudsSerializer(serializers.Serializer[Any]):
+    content_type = serializers.ChoiceField(choices=list(BUD_TYPES))
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    reason = serializers.ChoiceField(
+        choices=["opted_out", "no_model", "no_history", "no_match"],
+        allow_null=True,
+        help_text="why the list is empty: the caller opted out, no model is served, the caller has no positive "
+        "interactions in a served model, or nobody eligible is similar; null when it is not empty",
+    )
+    model_versions = serializers.DictField(child=serializers.CharField(), help_text="type -> served model version")
+    weights = serializers.DictField(child=serializers.FloatField(), help_text="type -> weight in the combined score")
+    buds = BudSerializer(many=True)
+
+
+class BudVisibilitySerializer(serializers.Serializer[Any]):
+    visible = serializers.BooleanField(help_text="false: appear in nobody's buds, and be shown none")

@@ -15,7 +15,7 @@ from rest_framework.serializers import Serializer
 from musicbud.api import ApiView, error_responses
 from musicbud.auth import caller_id
 from musicbud.errors import NotFound
-from recommendations import recommending, training
+from recommendations import buds, recommending, training
 from recommendations.api import pages
 from recommendations.api import serializers as s
 from recommendations.domain import ContentType
@@ -107,6 +107,37 @@ class SimilarItemsApi(ApiView):
             filters=s.list_filters(ct, query),
         )  # fmt: skip
         return Response(s.SimilarItemsSerializer(similar).data)
+
+
+class BudsApi(ApiView):
+    @extend_schema(parameters=[s.BudQuerySerializer], responses={200: s.BudsSerializer, **error_responses(400, 503)})
+    async def get(self, request: Request) -> HttpResponse:
+        """The caller's buds: the users with the most similar taste, with the items they have in common."""
+        query = _query(s.BudQuerySerializer, request)
+        page = await pages.buds_page(
+            user_id=caller_id(request), content_type=query["type"], limit=query["limit"], offset=query["offset"]
+        )
+        return page_response(page)
+
+
+class BudVisibilityApi(ApiView):
+    @extend_schema(responses={200: s.BudVisibilitySerializer, **error_responses()})
+    async def get(self, request: Request) -> Response:
+        """Whether the caller can be matched as a bud (and be shown buds)."""
+        visible = await buds.bud_visibility(user_id=caller_id(request))
+        return Response(s.BudVisibilitySerializer({"visible": visible}).data)
+
+    @extend_schema(
+        request=s.BudVisibilitySerializer, responses={200: s.BudVisibilitySerializer, **error_responses(400)}
+    )
+    async def post(self, request: Request) -> Response:
+        """Opt out of buds (``{"visible": false}``: in nobody's list, and shown none) or back in, at once."""
+        serializer = s.BudVisibilitySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        visible = await buds.set_bud_visibility(
+            user_id=caller_id(request), visible=serializer.validated_data["visible"]
+        )
+        return Response(s.BudVisibilitySerializer({"visible": visible}).data)
 
 
 class ModelStatusApi(ApiView):
