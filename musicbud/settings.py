@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "musicbud.apps.ProjectConfig",
     "recommendations",
     "analytics",
+    "privacy",
 ]
 
 MIDDLEWARE = [

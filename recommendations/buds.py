@@ -366,8 +366,8 @@ async def get_buds(
     page = await sync_to_async(_page)(ranked, scores, artifacts, limit, offset)
     commons = await asyncio.to_thread(lambda: {uid: _common_items(types, uid) for uid, _, _ in page})
     needed: dict[ContentType, set[str]] = {}
-    for items in commons.values():
-        for ct, item_id in items:
+    for shared in commons.values():
+        for ct, item_id in shared:
             needed.setdefault(ct, set()).add(item_id)
     catalogs = dict(
         zip(
@@ -378,13 +378,13 @@ async def get_buds(
     )
     buds = []
     for rank, (uid, username, score) in enumerate(page, start=offset + 1):
-        items = []
+        reasons: list[CommonItem] = []
         for ct, item_id in commons[uid]:
             entry = catalogs.get(ct, {}).get(item_id)
-            items.append(
+            reasons.append(
                 CommonItem(ct.value, item_id, entry.title if entry else None, tuple(entry.genres) if entry else ())
             )
-        buds.append(Bud(uid, username, round(score, 6), rank, tuple(items)))
+        buds.append(Bud(uid, username, round(score, 6), rank, tuple(reasons)))
     return Buds(
         content_type=content_type,
         limit=limit,

@@ -10,6 +10,7 @@ from recommendations.lists import LIST_NAMES
 urlpatterns = [
     path("", views.AllRecommendationsApi.as_view(), name="recommendations"),
     path("", include("analytics.urls")),
+    path("", include("privacy.urls")),
     path("status/", views.ModelStatusApi.as_view(), name="recommendations-status"),
     path("buds/", views.BudsApi.as_view(), name="buds"),
     path("buds/visibility/", views.BudVisibilityApi.as_view(), name="bud-visibility"),

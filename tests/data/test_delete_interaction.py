@@ -44,10 +44,12 @@ def test_deleting_removes_only_that_kind_of_that_item_of_that_user(store: Intera
 
 def test_deleting_what_is_not_there_is_a_no_op(store: InteractionStore) -> None:
     record(store, 7, "tt0000001", InteractionKind.WATCHLIST)
-    kwargs = {"user_id": 7, "content_type": "movies", "item_id": "tt0000001", "kind": InteractionKind.WATCHLIST}
 
-    assert store.delete_interaction(**kwargs) is True
-    assert store.delete_interaction(**kwargs) is False
+    def remove() -> bool:
+        return store.delete_interaction(user_id=7, content_type="movies", item_id="tt0000001", kind=3)
+
+    assert remove() is True
+    assert remove() is False
     assert store.delete_interaction(user_id=99, content_type="movies", item_id="tt0000002", kind=1) is False
     assert len(store.user_history("movies", 7)) == 0
 
