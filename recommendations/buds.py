@@ -118,8 +118,14 @@ def _build_index(artifact: ModelArtifact) -> BudIndex:
     if artifact.kind != ITEM_ITEM:
         norms = np.linalg.norm(np.asarray(artifact.user_factors, dtype=np.float32), axis=1).astype(np.float32)
         return BudIndex(norms=norms)
-    seen = artifact.seen.to_csr(artifact.n_items)
-    positive = seen.multiply(seen > 0).tocsr().astype(np.float32)
+    # Built from copies: the model's arrays are memory-mapped read-only.
+    seen = artifact.seen
+    weights = np.asarray(seen.weights, dtype=np.float32)
+    rows = np.repeat(np.arange(artifact.n_users, dtype=np.int64), np.diff(np.asarray(seen.indptr)))
+    keep = weights > 0
+    positive = sp.csr_matrix(
+        (weights[keep], (rows[keep], np.asarray(seen.indices)[keep])), shape=(artifact.n_users, artifact.n_items)
+    )
     users_of_item = np.bincount(positive.indices, minlength=artifact.n_items).astype(np.float64)
     iuf = np.log1p(artifact.n_users / np.maximum(users_of_item, 1.0)).astype(np.float32)
     histories = (positive @ sp.diags(iuf)).tocsr().astype(np.float32)
