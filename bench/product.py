@@ -131,19 +131,19 @@ async def bench_buds(callers: np.ndarray) -> dict[str, Any]:
     from recommendations.domain import ContentType
 
     result: dict[str, Any] = {}
-    for kind, ct in (("factor", "movies"), ("item_item", "anime")):
+    kinds: tuple[tuple[str, buds.BudType], ...] = (("factor", "movies"), ("item_item", "anime"))
+    for kind, ct in kinds:
         served = buds.served_models(ct)
         first = int(callers[0])
         started = time.perf_counter()
         page = await buds.get_buds(user_id=first, content_type=ct, limit=10, offset=0, models=served)
         result[f"{kind}_first_call_ms"] = round((time.perf_counter() - started) * 1000, 1)
         assert page.buds, page
-        timings = await timed(
-            lambda uid, ct=ct, served=served: buds.get_buds(
-                user_id=uid, content_type=ct, limit=10, offset=0, models=served
-            ),
-            callers,
-        )
+
+        def one(uid: int, ct: buds.BudType = ct, served: dict[ContentType, Any] = served) -> Awaitable[buds.Buds]:
+            return buds.get_buds(user_id=uid, content_type=ct, limit=10, offset=0, models=served)
+
+        timings = await timed(one, callers)
         result[f"{kind}_buds"] = summary(timings)
         artifact = served[ContentType(ct)]
         history = await get_interaction_store().auser_history(ct, first)

@@ -209,6 +209,13 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from our own static files (drf-spectacular-sidecar), no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # One schema name per set of choices that several fields share.
+    "ENUM_NAME_OVERRIDES": {
+        "ContentTypeEnum": ["movies", "manga", "anime"],
+        "ContentTypeOrAllEnum": ["all", "movies", "manga", "anime"],
+        "PageSourceEnum": ["model", "popularity"],
+        "ListSourceEnum": ["model", "popularity", "catalog"],
+    },
 }
 
 # --- Auth, i18n, static -----------------------------------------------------------------------------

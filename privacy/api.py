@@ -14,14 +14,15 @@ from musicbud.auth import caller_id
 from privacy.services import user_forget
 
 
-class ForgetMeApi(ApiView):
-    class OutputSerializer(serializers.Serializer[Any]):
-        interactions = serializers.IntegerField(help_text="interactions erased from the store")
-        events = serializers.IntegerField(help_text="events erased")
-        pending_changes = serializers.IntegerField(help_text="queued interaction changes dropped")
+class ForgottenSerializer(serializers.Serializer[Any]):
+    interactions = serializers.IntegerField(help_text="interactions erased from the store")
+    events = serializers.IntegerField(help_text="events erased")
+    pending_changes = serializers.IntegerField(help_text="queued interaction changes dropped")
 
-    @extend_schema(responses={200: OutputSerializer, **error_responses(503)})
+
+class ForgetMeApi(ApiView):
+    @extend_schema(responses={200: ForgottenSerializer, **error_responses(503)})
     async def delete(self, request: Request) -> Response:
         """Erase the caller's interactions, events, queued changes, cached pages and bud setting (idempotent)."""
         forgotten = await user_forget(user_id=caller_id(request), requested_by="the user")
-        return Response(self.OutputSerializer(forgotten).data)
+        return Response(ForgottenSerializer(forgotten).data)

@@ -121,7 +121,8 @@ def _build_index(artifact: ModelArtifact) -> BudIndex:
     # Built from copies: the model's arrays are memory-mapped read-only.
     seen = artifact.seen
     weights = np.asarray(seen.weights, dtype=np.float32)
-    rows = np.repeat(np.arange(artifact.n_users, dtype=np.int64), np.diff(np.asarray(seen.indptr)))
+    indptr = np.asarray(seen.indptr, dtype=np.int64)
+    rows = np.repeat(np.arange(artifact.n_users, dtype=np.int64), indptr[1:] - indptr[:-1])
     keep = weights > 0
     positive = sp.csr_matrix(
         (weights[keep], (rows[keep], np.asarray(seen.indices)[keep])), shape=(artifact.n_users, artifact.n_items)

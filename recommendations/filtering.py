@@ -180,6 +180,8 @@ class CatalogIndex:
     def allowed_of(self, item_ids: npt.NDArray[np.str_], filters: ListFilters) -> BoolArray:
         """``allowed`` for other items (a model's, a pool's): an item the catalog lacks passes no narrowing filter."""
         pos = self.positions(item_ids)
+        if self.item_ids.shape[0] == 0:
+            return np.zeros(item_ids.shape[0], dtype=bool)
         return (pos >= 0) & self.allowed(filters)[np.maximum(pos, 0)]
 
     def newest_first(self) -> npt.NDArray[np.int64]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import numpy as np
 import pytest
 
 from recommendations.data import get_interaction_store
 from recommendations.domain import CatalogItem, ContentType
-from recommendations.filtering import MAX_EXCLUDE
+from recommendations.filtering import MAX_EXCLUDE, CatalogIndex, ListFilters
 from tests.api.conftest import Api
 
 pytestmark = pytest.mark.usefixtures("seeded", "models")
@@ -135,3 +136,11 @@ async def test_bad_filters_are_a_400_with_a_stable_code(
         assert field in error["details"]
     elif field is not None:
         assert field in str(error["details"])
+
+
+def test_an_empty_catalog_lets_no_item_through_a_year_filter() -> None:
+    # Found by the schema fuzzer: a model served before any catalog was loaded.
+    index = CatalogIndex.build(ContentType.MOVIES, [])
+    passes = index.allowed_of(np.asarray(["tt0000001", "tt0000002"]), ListFilters(year_min=2000))
+    assert passes.tolist() == [False, False]
+    assert CatalogIndex.from_bytes(index.to_bytes()).item_ids.shape == (0,)

@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from recommendations import exporting
+from recommendations.domain import ContentType
 from recommendations.engine import ModelStore, Recommender
 from recommendations.models import ForgottenUser
 from tests.api.conftest import FAST_ENGINE, trained_model_dir
@@ -46,7 +47,9 @@ def test_every_user_of_the_model_gets_the_batch_paths_top_n(models: Path) -> Non
         assert line["model_version"] == artifact.version
         assert [item["item_id"] for item in line["items"]] == artifact.item_ids[batch.item_indices[n]].tolist()
         assert [item["rank"] for item in line["items"]] == [1, 2, 3, 4, 5]
-        seen = set(artifact.item_ids[artifact.seen.row(artifact.user_index(line["user_id"]))[0]].tolist())
+        row = artifact.user_index(line["user_id"])
+        assert row is not None
+        seen = set(artifact.item_ids[artifact.seen.row(row)[0]].tolist())
         assert not seen & {item["item_id"] for item in line["items"]}
 
 
@@ -78,7 +81,7 @@ def test_users_are_scored_and_written_a_chunk_at_a_time(models: Path, monkeypatc
     calls: list[int] = []
     out = StringIO()
     summary = exporting.export_recommendations(
-        content_type=exporting.ContentType.ANIME, user_ids=None, limit=4, fmt="jsonl", out=out, progress=calls.append
+        content_type=ContentType.ANIME, user_ids=None, limit=4, fmt="jsonl", out=out, progress=calls.append
     )
     assert out.getvalue() == whole
     assert calls == [7] * (summary.users // 7) + ([summary.users % 7] if summary.users % 7 else [])
