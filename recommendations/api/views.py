@@ -20,6 +20,7 @@ from recommendations.api import pages
 from recommendations.api import serializers as s
 from recommendations.domain import ContentType
 from recommendations.errors import UnknownContentType
+from recommendations.filtering import ListFilters
 from recommendations.lists import ListName
 from recommendations.models import TrainingLog
 
@@ -35,6 +36,13 @@ def _query(serializer_class: type[Serializer[Any]], request: Request) -> dict[st
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def _filtered_query(request: Request, content_type: str) -> tuple[ContentType, dict[str, Any], ListFilters]:
+    """The type of the path, and the page and filters of the query of any list."""
+    ct = _content_type(content_type)
+    query = _query(s.FilteredPageQuerySerializer, request)
+    return ct, query, s.list_filters(ct, query)
 
 
 def page_response(page: pages.RenderedPage) -> HttpResponse:
@@ -64,12 +72,10 @@ class RecommendationsApi(ApiView):
     )
     async def get(self, request: Request, content_type: str) -> HttpResponse:
         """One page of the caller's recommendations of one type (stable pages for one model version)."""
-        ct = _content_type(content_type)
-        query = _query(s.FilteredPageQuerySerializer, request)
+        ct, query, filters = _filtered_query(request, content_type)
         page = await pages.recommendation_page(
-            user_id=caller_id(request), content_type=ct, limit=query["limit"], offset=query["offset"],
-            filters=s.list_filters(ct, query),
-        )  # fmt: skip
+            user_id=caller_id(request), content_type=ct, limit=query["limit"], offset=query["offset"], filters=filters
+        )
         return page_response(page)
 
 
@@ -84,12 +90,10 @@ class BrowseListApi(ApiView):
     )
     async def get(self, request: Request, content_type: str) -> HttpResponse:
         """One page of a browsing list (popular, trending or latest), filtered before it is paged."""
-        ct = _content_type(content_type)
-        query = _query(s.FilteredPageQuerySerializer, request)
+        ct, query, filters = _filtered_query(request, content_type)
         page = await pages.list_page(
-            content_type=ct, name=self.list_name, limit=query["limit"], offset=query["offset"],
-            filters=s.list_filters(ct, query),
-        )  # fmt: skip
+            content_type=ct, name=self.list_name, limit=query["limit"], offset=query["offset"], filters=filters
+        )
         return page_response(page)
 
 
@@ -100,12 +104,10 @@ class SimilarItemsApi(ApiView):
     )
     async def get(self, request: Request, content_type: str, item_id: str) -> Response:
         """Items most similar to one item (cosine of the model's item embeddings), filtered before paging."""
-        ct = _content_type(content_type)
-        query = _query(s.FilteredPageQuerySerializer, request)
+        ct, query, filters = _filtered_query(request, content_type)
         similar = await recommending.get_similar_items(
-            content_type=ct, item_id=item_id, limit=query["limit"], offset=query["offset"],
-            filters=s.list_filters(ct, query),
-        )  # fmt: skip
+            content_type=ct, item_id=item_id, limit=query["limit"], offset=query["offset"], filters=filters
+        )
         return Response(s.SimilarItemsSerializer(similar).data)
 
 

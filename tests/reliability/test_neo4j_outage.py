@@ -13,7 +13,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -63,6 +63,19 @@ def neo4j_instance() -> Iterator[Neo4jInstance]:
             _instance.remove()
 
 
+def fill_private_graph(instance: Neo4jInstance, fill: Callable[[Neo4jInteractionStore], object]) -> dict[str, str]:
+    """Write into the private instance (its schema first); returns the settings that point at it."""
+    graph_settings = {"NEO4J_URI": instance.uri, "NEO4J_PASSWORD": NEO4J_TEST_PASSWORD,
+                      "RECOMMENDATIONS_SOURCE": "neo4j"}  # fmt: skip
+    graph.close_sync_driver()
+    with override_settings(**graph_settings):
+        store = Neo4jInteractionStore()
+        store.ensure_schema()
+        fill(store)
+        graph.close_sync_driver()
+    return graph_settings
+
+
 def wait_ready(http: httpx.Client, timeout: float = 60) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
@@ -77,15 +90,11 @@ def wait_ready(http: httpx.Client, timeout: float = 60) -> float:
 def test_a_stopped_neo4j_degrades_gracefully_and_recovers_without_a_restart(
     neo4j_instance: Neo4jInstance, trained_model_dir: Path, tmp_path: Path
 ) -> None:
-    graph_settings = {"NEO4J_URI": neo4j_instance.uri, "NEO4J_PASSWORD": NEO4J_TEST_PASSWORD,
-                      "RECOMMENDATIONS_SOURCE": "neo4j"}  # fmt: skip
-    graph.close_sync_driver()
-    with override_settings(**graph_settings):
-        store = Neo4jInteractionStore()
-        store.ensure_schema()
+    def seeded(store: Neo4jInteractionStore) -> None:
         for ct in (ContentType.MOVIES, ContentType.ANIME):
             write_dataset(store, generate_content(API_SPEC, ct), progress=False)
-        graph.close_sync_driver()
+
+    graph_settings = fill_private_graph(neo4j_instance, seeded)
     # Movies have a model; anime has none, so it is served from the (cached) popularity pool.
     model_dir = tmp_path / "models"
     shutil.copytree(trained_model_dir / "movies", model_dir / "movies")
@@ -183,14 +192,8 @@ def test_feedback_accepted_during_an_outage_reaches_the_restarted_graph_without_
     from recommendations.domain import CatalogItem
     from recommendations.models import PendingInteraction
 
-    graph_settings = {"NEO4J_URI": neo4j_instance.uri, "NEO4J_PASSWORD": NEO4J_TEST_PASSWORD,
-                      "RECOMMENDATIONS_SOURCE": "neo4j"}  # fmt: skip
-    graph.close_sync_driver()
-    with override_settings(**graph_settings):
-        store = Neo4jInteractionStore()
-        store.ensure_schema()
-        store.upsert_catalog("movies", [CatalogItem(f"tt700000{n}", f"Film {n}", ("Drama",), 2001) for n in range(3)])
-        graph.close_sync_driver()
+    films = [CatalogItem(f"tt700000{n}", f"Film {n}", ("Drama",), 2001) for n in range(3)]
+    graph_settings = fill_private_graph(neo4j_instance, lambda store: store.upsert_catalog("movies", films))
     make_user(OUTBOX_USER)
     env = {
         "DATABASE_URL": database_url(connection.settings_dict),
