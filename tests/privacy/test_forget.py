@@ -143,3 +143,23 @@ async def test_in_the_graph_and_with_the_graph_down_afterwards_the_model_copy_is
     assert mine["source"] == "popularity"
     assert all(item["reason"]["code"] == "popular" for item in mine["items"])
     await graph.close_async_driver()
+
+
+async def test_the_next_model_has_no_row_of_a_forgotten_user_and_no_mask_is_needed_there(
+    api: Api, settings: Any, tmp_path: Any
+) -> None:
+    from recommendations.engine import ModelStore
+    from recommendations.forgetting import masked_in
+    from recommendations.training import train_content_type
+
+    old = ModelStore(settings.MODEL_DIR).current("movies")
+    assert old.user_index(SEEDED_USER_ID) is not None
+    await api.delete(ME)
+    assert await sync_to_async(masked_in)(old, [SEEDED_USER_ID]) == {SEEDED_USER_ID}
+
+    settings.MODEL_DIR = tmp_path / "next"
+    await sync_to_async(train_content_type)(ContentType.MOVIES, triggered_by="test", force=True)
+    new = ModelStore(settings.MODEL_DIR).current("movies")
+    assert new.user_index(SEEDED_USER_ID) is None
+    # Its data was read after the forgetting: the mask does not apply to it.
+    assert await sync_to_async(masked_in)(new, [SEEDED_USER_ID]) == set()
