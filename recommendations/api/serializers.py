@@ -26,8 +26,8 @@ class FilteredPageQuerySerializer(PageQuerySerializer):
     """A page of any list, with the filters every list takes (recommendations/filtering.py)."""
 
     genre = serializers.ListField(
-        child=serializers.CharField(max_length=64), required=False, default=list, max_length=MAX_GENRES,
-        help_text="repeatable: items with any of these genres (the catalog's names, any letter case)",
+        child=serializers.CharField(max_length=64), required=False, default=list,
+        help_text=f"repeatable (at most {MAX_GENRES}): items with any of these genres (the catalog's names, any case)",
     )  # fmt: skip
     year_min = serializers.IntegerField(min_value=MIN_YEAR, max_value=MAX_YEAR, required=False, help_text="movies")
     year_max = serializers.IntegerField(min_value=MIN_YEAR, max_value=MAX_YEAR, required=False, help_text="movies")
