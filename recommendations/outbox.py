@@ -256,6 +256,10 @@ async def run_drainer() -> None:
         await asyncio.sleep(interval)
         try:
             summary = await drain_and_invalidate()
+        except (OperationalError, InterfaceError) as exc:
+            # The database is down: nothing is lost (the rows are in it); say so without a traceback.
+            logger.warning("outbox drain: the database is unavailable (%s); retrying in %s s", exc, interval)
+            continue
         except Exception:  # a supervisor loop: log it, and try again next interval
             logger.exception("outbox drain failed; retrying in %s s", interval)
             continue
