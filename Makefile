@@ -6,9 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The local settings file `make demo` writes (DEBUG and a generated secret); the settings read it, so
+# manage.py works from the repo root afterwards. The real environment wins over it.
+ENV_FILE ?= .env
 # The embedded defaults: no service variables leak in from the caller's shell.
 EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u NEO4J_URI -u NEO4J_USER -u NEO4J_PASSWORD \
-	RECOMMENDATIONS_SOURCE=database DEBUG=true
+	RECOMMENDATIONS_SOURCE=database DEBUG=true MUSICBUD_ENV_FILE=$(abspath $(ENV_FILE))
 
 .PHONY: install demo test lint services-up services-down bench
 
@@ -22,7 +25,13 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-demo: install
+# Written once and kept: a new secret on every run would invalidate every token issued before.
+$(ENV_FILE):
+	umask 077 && printf 'DEBUG=true\nSECRET_KEY=%s\n' "$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(48))')" >$@.tmp
+	mv $@.tmp $@
+	@echo "wrote $@ (DEBUG=true and a generated SECRET_KEY; git-ignored)"
+
+demo: install $(ENV_FILE)
 	$(EMBEDDED) $(PY) manage.py migrate --no-input
 	$(EMBEDDED) $(PY) manage.py demo_setup --base-url http://$(HOST):$(PORT)
 	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"

@@ -1,6 +1,8 @@
 """Engine benchmarks on synthetic data: serving latency, batch throughput, training overhead, memory.
 
 Run: ``.venv/bin/python bench/engine.py`` (standalone; writes temporary models under $TMPDIR).
+``--costs`` measures the rates the training budget estimates with (engine/budget.py) instead, and
+``--budget`` trains data of the hidden evaluation sets' sizes to show what ``training_budget_s`` buys.
 
 Targets: per-user top-10 <= 1.5x the bare numpy floor (matmul + argpartition) at 200k users x 100k
 items x 64 dims; batch top-10 >= 5,000 users/s at 20k items; training 1M interactions, selection of
@@ -26,14 +28,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recommendations.domain import InteractionArrays, InteractionKind
+from recommendations.engine import ease
 from recommendations.engine.artifact import ModelArtifact, ModelStore, UserItems, new_version, save_artifact
+from recommendations.engine.candidates import fit_als, fit_lightfm
 from recommendations.engine.config import EngineConfig
 from recommendations.engine.matrix import build_interaction_matrix
 from recommendations.engine.serving import Recommender
@@ -167,8 +175,18 @@ def synthetic_interactions(n: int, n_users: int, n_items: int, seed: int = 3) ->
     )
 
 
-def bench_train(n: int, config: EngineConfig, repeats: int) -> tuple[float, float, float]:
-    """(ours end to end, LightFM fit inside ours, bare LightFM fit) in seconds, best of ``repeats``."""
+def tally(selection: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """Grid points per model that ran and that the budget (or a limit) skipped, from Selection.summary()."""
+    ran: dict[str, int] = {}
+    skipped: dict[str, int] = {}
+    for trial in selection["trials"]:
+        counts = skipped if "skipped" in trial else ran
+        counts[trial["model"]] = counts.get(trial["model"], 0) + 1
+    return ran, skipped
+
+
+def bench_train(n: int, config: EngineConfig, repeats: int) -> dict[str, Any]:
+    """Ours end to end (selection and refit) and a bare LightFM fit, alternated ``repeats`` times."""
     arrays = synthetic_interactions(n, n_users=50_000, n_items=20_000)
     lightfm = load_lightfm()
     matrix = build_interaction_matrix(arrays, config).positives()
@@ -183,16 +201,159 @@ def bench_train(n: int, config: EngineConfig, repeats: int) -> tuple[float, floa
         model.fit(matrix, sample_weight=matrix, epochs=config.epochs, num_threads=config.num_threads)
         return time.perf_counter() - started
 
-    def ours() -> tuple[float, float]:
+    def ours() -> tuple[float, dict[str, Any]]:
         started = time.perf_counter()
         artifact = train_model(arrays, [], config)
-        return time.perf_counter() - started, float(artifact.metadata["fit_seconds"])
+        return time.perf_counter() - started, artifact.metadata["selection"]
 
     # Alternated: LightFM fit times vary by +-30% run to run on a busy machine (Hogwild threads).
-    results = [(bare(), *ours()) for _ in range(repeats)]
-    bare_s = min(r[0] for r in results)
-    ours_s, ours_fit_s = min((r[1], r[2]) for r in results)
-    return ours_s, ours_fit_s, bare_s
+    pairs = []
+    for _ in range(repeats):
+        bare_s = bare()
+        ours_s, selection = ours()
+        pairs.append((ours_s, bare_s, selection))
+        print(f"  training run: ours {ours_s:.1f}s, bare LightFM {bare_s:.1f}s, load average "
+              f"{os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    ours_s, _, selection = min(pairs, key=lambda pair: pair[0])
+    ran, skipped = tally(selection)
+    return {
+        "ours_s": ours_s, "bare_s": min(pair[1] for pair in pairs), "winner": selection["candidate"],
+        "refit_s": selection["budget"]["refit_s"], "ran": ran, "skipped": skipped,
+        "runs": [(round(o, 1), round(b, 1)) for o, b, _ in pairs],
+    }  # fmt: skip
+
+
+def timings(fn: Callable[[], object], repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def best_seconds(fn: Callable[[], object], repeats: int) -> float:
+    return min(timings(fn, repeats))
+
+
+def warm_matrix(n_users: int, n_items: int, per_user: int, seed: int = 6) -> sp.csr_matrix:
+    """A binary users x items matrix in which every item has a positive (EASE inverts all of them)."""
+    rng = np.random.default_rng(seed)
+    n = n_users * per_user
+    rows = np.r_[rng.integers(0, n_users, n), rng.integers(0, n_users, n_items)]
+    cols = np.r_[rng.permutation(n_items)[np.minimum(rng.zipf(1.2, n) - 1, n_items - 1)], np.arange(n_items)]
+    matrix = sp.csr_matrix((np.ones(rows.shape[0], dtype=np.float32), (rows, cols)), shape=(n_users, n_items))
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def bench_costs(repeats: int) -> dict[str, float]:
+    """The rates engine/budget.py estimates with, measured here (best of ``repeats``)."""
+    config = EngineConfig()
+    sizes, seconds = (4000, 8000, 12000), []
+    for n_items in sizes:
+        x = warm_matrix(5000, n_items, 100)
+
+        def fit_ease(x: sp.csr_matrix = x, n_items: int = n_items) -> None:
+            g = ease.gram(x, max_items=config.ease_max_items)
+            dense = ease.solve(g, 10.0 * g.mean_diagonal)
+            ease.sparsify(dense, g.warm, n_items, neighbours=config.ease_neighbours, minimum=config.ease_min_neighbours)
+
+        seconds.append(best_seconds(fit_ease, repeats))
+        print(f"EASE fit of {n_items:,} warm items: {seconds[-1]:.2f}s", flush=True)
+    for n_items in (1600, 5200, 8000):  # one or two BLAS threads for the inverse (ease.INVERSE_THREADS)
+        g = ease.gram(warm_matrix(5000, n_items, 100), max_items=config.ease_max_items)
+        one: list[float] = []
+        two: list[float] = []
+        for _ in range(repeats):  # interleaved, so a burst of other jobs hits both
+            one += timings(partial(ease.solve, g, 10.0 * g.mean_diagonal, threads=1), 1)
+            two += timings(partial(ease.solve, g, 10.0 * g.mean_diagonal, threads=2), 1)
+        print(f"EASE inverse of {n_items:,} items: 1 BLAS thread {min(one):.2f}-{max(one):.2f}s, 2 threads "
+              f"{min(two):.2f}-{max(two):.2f}s (training uses {ease.INVERSE_THREADS}), load average "
+              f"{os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    # seconds = a n^3 + b n^2, least squares over the sizes
+    design = np.array([[float(n) ** 3, float(n) ** 2] for n in sizes])
+    (cubed, squared), *_ = np.linalg.lstsq(design, np.array(seconds), rcond=None)
+    positives = build_interaction_matrix(synthetic_interactions(1_000_000, 50_000, 20_000), config).positives()
+    csr = sp.csr_matrix(positives)
+    factors = 32
+    als_s = best_seconds(lambda: fit_als(csr, config, factors=factors, regularization=1.0, alpha=5.0), repeats)
+    epochs = 5
+    lightfm_s = best_seconds(lambda: list(fit_lightfm(positives, config, checkpoints=(epochs,))), repeats)
+    print(f"ALS {factors} factors x {config.als_iterations} iterations over {positives.nnz:,} positives: "
+          f"{als_s:.2f}s; LightFM {epochs} epochs: {lightfm_s:.2f}s", flush=True)  # fmt: skip
+    return {
+        "ease_seconds_per_item_cubed": float(cubed),
+        "ease_seconds_per_item_squared": float(squared),
+        "als_seconds_per_positive_iteration_factor": als_s / (positives.nnz * config.als_iterations * factors),
+        "lightfm_seconds_per_positive_epoch": lightfm_s / (positives.nnz * epochs),
+    }
+
+
+def synthetic_ratings(
+    n: int, n_users: int, n_items: int, *, scale: int, timestamps: bool, seed: int = 7
+) -> InteractionArrays:
+    """Ratings of the shape of a real catalog: skewed item popularity, yet nearly every item rated."""
+    rng = np.random.default_rng(seed)
+    skewed = np.minimum(rng.zipf(1.2, size=n) - 1, n_items - 1)
+    items = np.where(rng.random(n) < 0.7, rng.permutation(n_items)[skewed], rng.integers(0, n_items, size=n))
+    return InteractionArrays(
+        user_ids=rng.integers(0, n_users, size=n, dtype=np.int64),
+        item_ids=np.char.add("i", items.astype(np.str_)),
+        kinds=np.full(n, InteractionKind.RATED, dtype=np.int8),
+        values=rng.integers(1, scale + 1, size=n).astype(np.float32),
+        timestamps=(
+            1_000_000_000 + rng.integers(0, 3 * 365 * 86_400, size=n, dtype=np.int64)
+            if timestamps
+            else np.zeros(n, dtype=np.int64)
+        ),
+    )
+
+
+# name -> the data: the hidden evaluation sets' training parts, a larger catalog, the training bench's.
+BUDGET_SHAPES: dict[str, Callable[[], InteractionArrays]] = {
+    "ML-1M size (6,040 users, 3,700 items, 900k ratings, timestamps)": (
+        lambda: synthetic_ratings(900_000, 6_040, 3_700, scale=5, timestamps=True)
+    ),
+    "MyAnimeList 5k users, 8,000 items (450k ratings, no timestamps)": (
+        lambda: synthetic_ratings(450_000, 5_000, 8_000, scale=10, timestamps=False)
+    ),
+    "MyAnimeList 5k users, 10,000 items (450k ratings, no timestamps)": (
+        lambda: synthetic_ratings(450_000, 5_000, 10_000, scale=10, timestamps=False)
+    ),
+    "12,000 items (20k users, 600k ratings, no timestamps)": (
+        lambda: synthetic_ratings(600_000, 20_000, 12_000, scale=10, timestamps=False)
+    ),
+    "training bench (50k users, 20k items, 1M interactions)": (
+        lambda: synthetic_interactions(1_000_000, n_users=50_000, n_items=20_000)
+    ),
+}
+
+
+def bench_budget(config: EngineConfig) -> list[dict[str, object]]:
+    """What ``training_budget_s`` buys: each shape trained with the shipped selection, what ran, what not."""
+    rows = []
+    for name, make in BUDGET_SHAPES.items():
+        arrays = make()
+        started = time.perf_counter()
+        artifact = train_model(arrays, [], config)
+        seconds = time.perf_counter() - started
+        selection = artifact.metadata["selection"]
+        ran, skipped = tally(selection)
+        counts = artifact.metadata["counts"]
+        row = {
+            "data": name, "items": counts["items"], "positives": counts["positives"],
+            "ran": ran, "skipped": skipped, "winner": selection["candidate"],
+            "seconds": round(seconds, 1), "refit_s": selection["budget"]["refit_s"],
+        }  # fmt: skip
+        print(f"{name}: {seconds:.1f}s (refit {row['refit_s']:.1f}s), ran {ran}, skipped {skipped}, "
+              f"serving {row['winner']}", flush=True)  # fmt: skip
+        for trial in selection["trials"]:
+            if "skipped" in trial:
+                print(f"    {trial['candidate']}: {trial['skipped']}", flush=True)
+        rows.append(row)
+    return rows
 
 
 RSS_PROBE = """
@@ -236,13 +397,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train-interactions", type=int, default=1_000_000)
     parser.add_argument("--train-repeats", type=int, default=1, help="alternating fits of each, best taken")
+    parser.add_argument("--costs", action="store_true", help="only measure the training budget's rates")
+    parser.add_argument("--budget", action="store_true", help="only train data of the evaluation sets' sizes")
     args = parser.parse_args()
     config = EngineConfig()
     print(
         f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, OPENBLAS_NUM_THREADS="
-        f"{os.environ['OPENBLAS_NUM_THREADS']}, epochs={config.epochs}, components={config.no_components}",
+        f"{os.environ['OPENBLAS_NUM_THREADS']}, epochs={config.epochs}, components={config.no_components}, "
+        f"training_budget_s={config.training_budget_s:g}",
         flush=True,
     )
+    if args.costs:
+        print(json.dumps(bench_costs(args.train_repeats)))
+        return
+    if args.budget:
+        rows = bench_budget(config)
+        print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
+        print(json.dumps({"training_budget_s": config.training_budget_s, "shapes": rows}))
+        return
 
     with tempfile.TemporaryDirectory(prefix="musicbud-bench-") as tmp:
         model_dir = Path(tmp)
@@ -279,16 +451,17 @@ def main() -> None:
     print(f"item-item (20k items x 100 neighbours, {SEEN_PER_USER} history items): top-10 per user "
           f"{item_item_ms:.3f} ms, batch {item_item_users_per_s:,.0f} users/s", flush=True)  # fmt: skip
 
-    train_ours, train_ours_fit, train_bare = bench_train(args.train_interactions, config, args.train_repeats)
-    print(f"training {args.train_interactions:,} interactions: ours {train_ours:.1f}s end to end "
-          f"(of which the LightFM fit {train_ours_fit:.1f}s), bare LightFM fit {train_bare:.1f}s "
-          f"({train_ours / train_bare:.2f}x, target <= 4x with selection on)", flush=True)  # fmt: skip
+    train = bench_train(args.train_interactions, config, args.train_repeats)
+    print(f"training {args.train_interactions:,} interactions: ours {train['ours_s']:.1f}s end to end, bare LightFM "
+          f"fit {train['bare_s']:.1f}s ({train['ours_s'] / train['bare_s']:.2f}x, target <= 4x with selection on); "
+          f"ran {train['ran']}, skipped {train['skipped']}, served {train['winner']} (refit "
+          f"{train['refit_s']:.1f}s)", flush=True)  # fmt: skip
 
     print(json.dumps({
         "topk_ms_ours": round(ours_ms, 4), "topk_ms_floor": round(floor_ms, 4),
-        "batch_users_per_s": round(users_per_s), "train_s_ours": round(train_ours, 2),
-        "train_s_bare": round(train_bare, 2),
-        "train_s_ours_fit_only": round(train_ours_fit, 2), "rss_mb_three_models": round(rss_mb, 1),
+        "batch_users_per_s": round(users_per_s), "train_s_ours": round(train["ours_s"], 2),
+        "train_s_bare": round(train["bare_s"], 2), "train_runs_ours_bare": train["runs"],
+        "train_served": train["winner"], "rss_mb_three_models": round(rss_mb, 1),
         "rss_mb_three_models_warm": round(mb(warm_rss["VmRSS"]), 1),
         "item_item_topk_ms": round(item_item_ms, 4), "item_item_batch_users_per_s": round(item_item_users_per_s),
     }))  # fmt: skip

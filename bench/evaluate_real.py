@@ -17,6 +17,11 @@ run; ``EASE tuned on test`` = a textbook dense EASE (binary matrix of every trai
 picked on the TEST set, an upper reference no deployable model can use.
 
 Prints a markdown table, then one JSON object as the last line. The data stays outside the repository.
+
+``--write-files DIR`` instead writes the hidden sets' protocol as files for ``manage.py
+evaluate_recommendations`` (DIR must be outside the repository): ``ml_train.csv``/``ml_test.csv``
+(user_id,item_id,rating,timestamp; the ``ml-100k global`` split) and ``anime_train.csv``/
+``anime_test.csv`` (user_id,anime_id,rating, no timestamp column; the ``anime`` split).
 """
 
 from __future__ import annotations
@@ -114,6 +119,31 @@ def datasets(root: Path) -> dict[str, tuple[InteractionArrays, InteractionArrays
     }
 
 
+def write_protocol_files(root: Path, out: Path) -> list[Path]:
+    """The ``ml-100k global`` and ``anime`` splits as ratings files, as the hidden sets come."""
+    repository = Path(__file__).resolve().parents[1]
+    if out.resolve().is_relative_to(repository):
+        sys.exit(f"{out} is inside the repository; the data must stay outside it")
+    out.mkdir(parents=True, exist_ok=True)
+    splits = datasets(root)
+    written = []
+    for name, split, columns in (("ml", "ml-100k global", ("user_id", "item_id", "rating", "timestamp")),
+                                 ("anime", "anime", ("user_id", "anime_id", "rating"))):  # fmt: skip
+        train, test, _, _ = splits[split]
+        for part, arrays in (("train", train), ("test", test)):
+            path = out / f"{name}_{part}.csv"
+            # WATCHED rows (-1 in MyAnimeList's file) go back to -1, which read_ratings reads as watched.
+            ratings = np.where(arrays.kinds == InteractionKind.RATED, arrays.values, -1).astype(np.int64)
+            rows = zip(arrays.user_ids.tolist(), arrays.item_ids.tolist(), ratings.tolist(), arrays.timestamps.tolist(),
+                       strict=True)  # fmt: skip
+            with path.open("w", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f)
+                writer.writerow(columns)
+                writer.writerows(row[: len(columns)] for row in rows)
+            written.append(path)
+    return written
+
+
 def reference_ease(
     train: InteractionArrays, test: InteractionArrays, good: float, k: int
 ) -> tuple[float, RankingMetrics]:
@@ -201,10 +231,15 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--set", nargs="*", default=[], help="EngineConfig overrides as key=json, e.g. epochs=20")
     parser.add_argument("--only", default=None, help="one dataset: 'ml-100k global', 'ml-100k per-user', 'anime'")
+    parser.add_argument("--write-files", type=Path, default=None, help="write the protocol files to DIR and stop")
     args = parser.parse_args()
     root = shared_data()
     if not (root / "ml-100k").is_dir() or not (root / "anime-small").is_dir():
         sys.exit(f"shared data not found under {root} (set MUSICBUD_SHARED_DATA)")
+    if args.write_files is not None:
+        for path in write_protocol_files(root, args.write_files):
+            print(path)
+        return
     overrides = parse_overrides(args.set)
     EngineConfig.from_overrides(overrides)  # a bad --set fails before any training
     results = run(overrides, root, args.k, args.only)

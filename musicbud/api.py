@@ -39,7 +39,7 @@ class ApiView(AsyncAPIView):  # type: ignore[misc]  # adrf ships no type hints
         self.headers = self.default_response_headers
         try:
             self.initial(drf_request, *args, **kwargs)
-            await check_caller(drf_request)
+            await check_caller(drf_request, self.throttle_rate())
             method = (drf_request.method or "").lower()
             handler = getattr(self, method, None) if method in self.http_method_names else None
             response = (handler or self.http_method_not_allowed)(drf_request, *args, **kwargs)
@@ -53,6 +53,10 @@ class ApiView(AsyncAPIView):  # type: ignore[misc]  # adrf ships no type hints
 
     def check_throttles(self, request: Request) -> None:
         """Done by ``check_caller``, awaited after ``initial``."""
+
+    def throttle_rate(self) -> throttling.Rate:
+        """The rate this view's callers are throttled at (per user; a public view: per address)."""
+        return throttling.user_rate()
 
 
 def rendered(response: HttpResponseBase) -> HttpResponseBase:
@@ -71,10 +75,9 @@ def rendered(response: HttpResponseBase) -> HttpResponseBase:
     return plain
 
 
-async def check_caller(request: Request) -> None:
+async def check_caller(request: Request, rate: throttling.Rate) -> None:
     """One cache round trip: refuse a deny-listed token (401), count the request and refuse it beyond the rate
     (429). With the cache down, neither check can run: the request passes on its token alone (logged)."""
-    rate = throttling.user_rate()
     caller = request_caller(request)
     keys = [deny_key(caller.user_id)] if caller is not None else []
     try:

@@ -10,12 +10,32 @@ import json
 import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+
+def load_env_file(default: Path) -> Path | None:
+    """Read ``KEY=value`` lines from ``MUSICBUD_ENV_FILE`` (else ``default``) into the environment.
+
+    The real environment wins over the file, so a deployment (or a test) can override any line. A file
+    named explicitly must exist; ``MUSICBUD_ENV_FILE=`` (empty) reads no file at all. Returns the file read.
+    """
+    named = os.environ.get("MUSICBUD_ENV_FILE")
+    if named == "":
+        return None
+    path = Path(named) if named else default
+    if not path.is_file():
+        if named:
+            raise ImproperlyConfigured(f"MUSICBUD_ENV_FILE={named!r} is not a file")
+        return None
+    load_dotenv(path, override=False)
+    return path
 
 
 def env_str(name: str, default: str | None = None) -> str | None:

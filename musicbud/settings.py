@@ -24,12 +24,16 @@ from musicbud.env import (
     env_required,
     env_str,
     env_throttle_rate,
+    load_env_file,
 )
 
 # Lets typed code subscript Django generics at run time (admin.ModelAdmin[Event], QuerySet[...]).
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# `make demo` writes <repo>/.env (DEBUG and a generated SECRET_KEY), so manage.py works from a plain shell;
+# a deployment names its own file with MUSICBUD_ENV_FILE. Variables already set in the environment win.
+ENV_FILE = load_env_file(BASE_DIR / ".env")
 # Everything the app writes by default (SQLite file, models, collected static) stays in one ignored folder.
 DATA_DIR = Path(env_str("MUSICBUD_DATA_DIR") or BASE_DIR / ".data")
 
@@ -154,6 +158,9 @@ if NEO4J_URI and not NEO4J_PASSWORD:
 NEO4J_LABEL_PREFIX = env_str("NEO4J_LABEL_PREFIX") or ""
 if not re.fullmatch(r"([A-Z][A-Za-z0-9]{0,30})?", NEO4J_LABEL_PREFIX):
     raise ImproperlyConfigured("NEO4J_LABEL_PREFIX must be empty or a label-like word such as 'Staging'")
+# Which schema the graph has (recommendations/data/graph_profiles.py): "native" (this service's own) or
+# "musicbud" (the graph MusicBud's backend writes: people, their IMDb/MAL accounts, edges without properties).
+NEO4J_GRAPH_PROFILE = env_choice("NEO4J_GRAPH_PROFILE", "native", ["native", "musicbud"])
 # Seconds. Bounded so that an unreachable graph is a fast typed error, never a hung request.
 NEO4J_CONNECTION_TIMEOUT = env_int("NEO4J_CONNECTION_TIMEOUT", 5, minimum=1)
 NEO4J_QUERY_TIMEOUT = env_int("NEO4J_QUERY_TIMEOUT", 60, minimum=1)
@@ -193,7 +200,15 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     # Our async views count requests in musicbud.api.check_caller; this class serves DRF's sync views.
     "DEFAULT_THROTTLE_CLASSES": ["musicbud.throttling.RateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env_throttle_rate("THROTTLE_RATE_USER", "600/minute")},
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_throttle_rate("THROTTLE_RATE_USER", "600/minute"),
+        # Public endpoints (the guests' lists), per client address.
+        "address": env_throttle_rate("THROTTLE_RATE_ADDRESS", "120/minute"),
+    },
+    # The client address of an anonymous caller: REMOTE_ADDR with 0, else the address that many proxies
+    # back in X-Forwarded-For. Never the whole header as DRF's default does: a client could then pick a
+    # new address per request and never be throttled.
+    "NUM_PROXIES": env_int("THROTTLE_NUM_PROXIES", 0, minimum=0),
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 30, minimum=1)),

@@ -45,6 +45,13 @@ def user_rate() -> Rate:
     return Rate.parse(str(rates["user"]))
 
 
+def address_rate() -> Rate:
+    """The rate of calls without a token, per client address (``THROTTLE_RATE_ADDRESS``)."""
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    assert isinstance(rates, dict)
+    return Rate.parse(str(rates["address"]))
+
+
 def counter(ident: str, rate: Rate) -> Counter:
     """The counter of ``ident`` (``user:5``, ``addr:10.0.0.1``)."""
     return Counter(key=f"throttle:{ident}", ttl_s=rate.period_s)

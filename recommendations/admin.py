@@ -76,7 +76,8 @@ class TrainingLogAdmin(ReadOnlyAdmin):
             return "-"
         scores = ", ".join(
             f"{model} {best.get('ndcg@' + str(chosen.get('k', obj.k)), 0):.3f}" if best else f"{model} skipped"
-            for model, best in (chosen.get("best_per_model") or {}).items()
+            # Sorted: a JSON column comes back from PostgreSQL in its own key order.
+            for model, best in sorted((chosen.get("best_per_model") or {}).items())
         )
         return f"{chosen.get('candidate')} ({scores})"
 

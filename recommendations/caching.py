@@ -30,6 +30,9 @@ GLOBAL_GENERATION = "recs:gen:global"
 # bud list, of every user, is computed again.
 BUDS_GENERATION = "recs:gen:buds"
 POPULAR_TTL_S = 600
+# The guests' public lists: the same for everyone, so one copy serves every caller for this long (a new
+# model changes the key at once).
+PUBLIC_TTL_S = 300
 # Long enough to cover a graph outage; refreshed whenever the graph answers.
 POPULAR_LAST_GOOD_TTL_S = 7 * 24 * 3600
 # The catalog's genres, years and ids for filters and the latest list: a catalog edit shows within this.
@@ -73,6 +76,11 @@ def pool_key(name: PoolName, content_type: str) -> str:
 
 def pool_last_good_key(name: PoolName, content_type: str) -> str:
     return f"recs:{name}-last-good:{content_type}"
+
+
+def public_key(*, types: Sequence[str], limit: int, model_versions: Sequence[str]) -> str:
+    """The guests' lists (GET /v1/recommendations/public/): shaped by the types, the limit and the served models."""
+    return _hashed("recs:public:", list(types), limit, list(model_versions))
 
 
 def popular_key(content_type: str) -> str:
@@ -309,3 +317,22 @@ async def store_catalog_index(content_type: str, raw: bytes) -> None:
     await _store_fresh_and_last_good(
         catalog_index_key(content_type), catalog_index_last_good_key(content_type), raw, CATALOG_INDEX_TTL_S
     )
+
+
+# --- the guests' public lists (rendered bodies, the same for every caller) ---------------------------------
+
+
+async def cached_public(key: str) -> bytes | None:
+    try:
+        (body,), _ = await cache.read([key])
+    except CacheUnavailable as exc:
+        log_cache_error(exc)
+        return None
+    return body
+
+
+async def store_public(key: str, body: bytes) -> None:
+    try:
+        await cache.write({key: body}, ttl_s=PUBLIC_TTL_S)
+    except CacheUnavailable as exc:
+        log_cache_error(exc)

@@ -58,3 +58,10 @@ class InvalidFilter(InvalidInput):
 
     code = "invalid_filter"
     default_message = "The filter is not valid for this list."
+
+
+class PersonNotFound(NotFound):
+    """A write for a user who has no person (ParentUser) in MusicBud's graph: MusicBud creates people, we never do."""
+
+    code = "person_not_found"
+    default_message = "This user has no person in the MusicBud graph."

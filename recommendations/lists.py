@@ -150,3 +150,27 @@ async def get_item_list(
         diversity=diversity,
         items=tuple(items),
     )
+
+
+@dataclass(frozen=True)
+class PublicLists:
+    """One content type's lists for guests (``GET /v1/recommendations/public/``): nothing about any user."""
+
+    content_type: str
+    model_version: str  # the served model, or "popularity"
+    popular: tuple[ListedItem, ...]
+    trending: tuple[ListedItem, ...]
+
+
+async def get_public_lists(content_type: ContentType, *, limit: int) -> PublicLists:
+    """Popular and trending items of a type, as a guest (no token) sees them: the first page of each list."""
+    artifact = recommending.current_model(content_type)
+    popular, trending = await asyncio.gather(
+        *(
+            get_item_list(
+                content_type=content_type, artifact=artifact, name=name, limit=limit, offset=0, filters=ListFilters()
+            )
+            for name in ("popular", "trending")
+        )
+    )
+    return PublicLists(content_type.value, popular.model_version, popular.items, trending.items)

@@ -160,3 +160,58 @@ class ForgottenUser(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} forgotten at {self.forgotten_at:%Y-%m-%d %H:%M}"
+
+
+# --- What a graph without timestamps or without some relationship types needs from us --------------------
+# Both belong to one graph (``namespace``: profile and label prefix, recommendations.data.neo4j_schema).
+
+
+class GraphSighting(models.Model):
+    """When this service first saw each relationship of one person in a graph whose relationships carry no time.
+
+    One row per person and content type: the person's edges as sorted int64 codes (item rank * 8 + kind,
+    recommendations/data/sightings.py) and the first-seen unix time of each, both as raw little-endian
+    arrays. One row per person, not per edge: a million edges load in one small query instead of a million
+    rows, and a user's history still reads one row.
+    """
+
+    namespace = models.CharField(max_length=64)
+    content_type = models.CharField(max_length=8, choices=CONTENT_TYPE_CHOICES)
+    person = models.CharField(max_length=128)  # the person's key in the graph (MusicBud: ParentUser.uid)
+    codes = models.BinaryField()
+    first_seen = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "content_type", "person"], name="rec_sighting_person_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace} {self.content_type} {self.person}"
+
+
+class GraphSideInteraction(models.Model):
+    """An interaction of a kind the graph has no relationship for (a dislike in MusicBud's graph), kept here.
+
+    The same semantics as ``Interaction``: one per (user, item, kind), recording again updates it. The item
+    lives in the graph's catalog, so it is its external id, not a foreign key.
+    """
+
+    namespace = models.CharField(max_length=64)
+    content_type = models.CharField(max_length=8, choices=CONTENT_TYPE_CHOICES)
+    user_id = models.BigIntegerField()
+    item_id = models.CharField(max_length=16)
+    kind = models.SmallIntegerField(choices=KIND_CHOICES)
+    value = models.FloatField(null=True, blank=True)
+    timestamp = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            # Also the index of a user's history (namespace, type, user).
+            models.UniqueConstraint(
+                fields=["namespace", "content_type", "user_id", "item_id", "kind"], name="rec_side_interaction_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace} user {self.user_id} {InteractionKind(self.kind).name} {self.item_id}"

@@ -150,7 +150,8 @@ def train_content_type(
             metrics={
                 **({"model": model.summary(HOLDOUT_K)} if model else {}),
                 **({"popularity": popular.summary(HOLDOUT_K)} if popular else {}),
-                "selection": selection.summary(),
+                # With the refit's seconds and the total against training_budget_s (engine/train.py).
+                "selection": artifact.metadata["selection"],
             },
         )
     except BaseException as exc:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.AllRecommendationsApi.as_view(), name="recommendations"),
     path("", include("analytics.urls")),
     path("", include("privacy.urls")),
+    path("public/", views.PublicRecommendationsApi.as_view(), name="recommendations-public"),
     path("status/", views.ModelStatusApi.as_view(), name="recommendations-status"),
     path("buds/", views.BudsApi.as_view(), name="buds"),
     path("buds/visibility/", views.BudVisibilityApi.as_view(), name="bud-visibility"),

@@ -2,7 +2,8 @@
 # Cron entry point: retrain every content type (skipping unchanged data), append to a rotating log,
 # exit non-zero when any type failed (cron then mails its output too, if MAILTO is set).
 #
-#   MUSICBUD_ENV_FILE  file of KEY=value lines to load first (the deployment's settings); optional
+#   MUSICBUD_ENV_FILE  file of KEY=value lines (the deployment's settings); the settings read it themselves
+#                      (python-dotenv; the real environment wins), so it must exist when named
 #   RETRAIN_LOG        log file (default <repo>/.data/logs/retrain.log), rotated at RETRAIN_LOG_MAX_BYTES
 #                      (default 10 MiB), keeping RETRAIN_LOG_KEEP old files (default 5)
 #   RETRAIN_EMAIL=1    also mail settings.ADMINS on failure (Django's email settings)
@@ -10,11 +11,10 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
-if [[ -n ${MUSICBUD_ENV_FILE:-} ]]; then
-  set -a
-  # shellcheck disable=SC1090
-  source "$MUSICBUD_ENV_FILE"
-  set +a
+# Not sourced here: the same file format (dotenv: JSON values, quotes) as every other manage.py run.
+if [[ -n ${MUSICBUD_ENV_FILE:-} && ! -f $MUSICBUD_ENV_FILE ]]; then
+  echo "MUSICBUD_ENV_FILE=$MUSICBUD_ENV_FILE is not a file" >&2
+  exit 2
 fi
 LOG="${RETRAIN_LOG:-$REPO/.data/logs/retrain.log}"
 MAX_BYTES="${RETRAIN_LOG_MAX_BYTES:-10485760}"

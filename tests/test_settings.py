@@ -87,3 +87,13 @@ def test_service_urls_select_postgresql_and_redis() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.db.backends.postgresql", "redis://127.0.0.1:6379/0"]
+
+
+def test_an_unknown_graph_profile_is_refused_and_the_choices_are_the_shipped_profiles() -> None:
+    result = load_settings(DEBUG="true", NEO4J_GRAPH_PROFILE="neo")
+    assert result.returncode != 0
+    assert "NEO4J_GRAPH_PROFILE='neo' must be one of native, musicbud" in result.stderr
+    from recommendations.data.graph_profiles import PROFILES
+
+    assert set(PROFILES) == {"native", "musicbud"}
+    assert load_settings(DEBUG="true", NEO4J_GRAPH_PROFILE="musicbud").returncode == 0

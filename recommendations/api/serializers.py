@@ -279,3 +279,50 @@ class BudsSerializer(serializers.Serializer[Any]):
 
 class BudVisibilitySerializer(serializers.Serializer[Any]):
     visible = serializers.BooleanField(help_text="false: appear in nobody's buds, and be shown none")
+
+
+PUBLIC_TYPES = ["all", *(ct.value for ct in ContentType)]
+PUBLIC_DEFAULT_LIMIT = 20
+PUBLIC_MAX_LIMIT = 50
+
+
+class PublicQuerySerializer(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(choices=PUBLIC_TYPES, default="all", help_text='"all" or one content type')
+    limit = serializers.IntegerField(min_value=1, max_value=PUBLIC_MAX_LIMIT, default=PUBLIC_DEFAULT_LIMIT)
+
+
+class ListedItemSerializer(CatalogItemSerializer):
+    score = serializers.FloatField(help_text="the popularity (or trending) score it was ranked by")
+    rank = serializers.IntegerField()
+
+
+class PublicDataSerializer(serializers.Serializer[Any]):
+    """Per requested content type its popular list (what the MusicBud app reads), and the trending lists."""
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        # required=False: a type that was not asked for is left out of the body.
+        fields: dict[str, serializers.Field[Any, Any, Any, Any]] = {
+            ct.value: ListedItemSerializer(many=True, required=False, help_text=f"popular {ct.value}, most first")
+            for ct in ContentType
+        }
+        fields["trending"] = serializers.DictField(
+            child=ListedItemSerializer(many=True), help_text="content type -> its trending items"
+        )
+        return fields
+
+
+class PublicRecommendationsSerializer(serializers.Serializer[Any]):
+    """The envelope the MusicBud app reads. Fields built in get_fields: ``data`` and ``errors`` are also
+    attributes of Serializer."""
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        return {
+            "success": serializers.BooleanField(help_text="true when at least one requested type could be served"),
+            "message": serializers.CharField(),
+            "data": PublicDataSerializer(),
+            "is_personalized": serializers.BooleanField(help_text="always false: the same lists for every guest"),
+            "errors": serializers.DictField(
+                child=ContentTypeErrorSerializer(),
+                help_text="content type -> why its lists are empty (dependency down)",
+            ),
+        }

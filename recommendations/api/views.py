@@ -7,16 +7,17 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.permissions import IsAdminUser
+from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
+from musicbud import throttling
 from musicbud.api import ApiView, error_responses
 from musicbud.auth import caller_id
 from musicbud.errors import NotFound
 from recommendations import buds, recommending, training
-from recommendations.api import pages
+from recommendations.api import pages, public
 from recommendations.api import serializers as s
 from recommendations.domain import ContentType
 from recommendations.errors import UnknownContentType
@@ -95,6 +96,28 @@ class BrowseListApi(ApiView):
             content_type=ct, name=self.list_name, limit=query["limit"], offset=query["offset"], filters=filters
         )
         return page_response(page)
+
+
+class PublicRecommendationsApi(ApiView):
+    """For guests (the MusicBud app's guest mode): no token read, no personal data, throttled per address."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def throttle_rate(self) -> throttling.Rate:
+        return throttling.address_rate()
+
+    @extend_schema(
+        auth=[],
+        parameters=[s.PublicQuerySerializer],
+        responses={200: s.PublicRecommendationsSerializer, **error_responses(400, 503)},
+    )
+    async def get(self, request: Request) -> HttpResponse:
+        """Popular and trending items of every type (or one), the same for every caller."""
+        query = _query(s.PublicQuerySerializer, request)
+        types = list(ContentType) if query["type"] == "all" else [ContentType(query["type"])]
+        body, state = await public.public_body(types=types, limit=query["limit"])
+        return HttpResponse(body, content_type="application/json", headers={"X-Cache": state})
 
 
 class SimilarItemsApi(ApiView):

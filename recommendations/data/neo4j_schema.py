@@ -1,8 +1,8 @@
-"""The graph's vocabulary (labels, relationship types, key properties), its schema and its errors.
+"""The graph's labels (a profile's names behind a prefix), its schema and its errors.
 
 Labels and relationship types cannot be query parameters in Cypher, so they are spliced into query
-text; they only ever come from the fixed tables below (and a validated label prefix), never from input.
-Every value is a parameter.
+text; they only ever come from a graph profile (``graph_profiles.py``, whose names are checked as plain
+identifiers) and a validated label prefix, never from input. Every value is a parameter.
 
 A label prefix gives a separate set of labels in the same database (``TestUser``, ``TestMovie``…): the
 test suite and the benchmark use one so they can wipe their own data in a Neo4j shared with others.
@@ -22,26 +22,10 @@ from neo4j import exceptions as neo4j_errors
 from musicbud.errors import GraphUnavailable
 
 from ..domain import ContentType, InteractionKind
+from .graph_profiles import NATIVE, NATIVE_REL_TYPES, GraphProfile
 
-REL_TYPES: Mapping[InteractionKind, str] = {
-    InteractionKind.LIKED: "LIKED",
-    InteractionKind.WATCHED: "WATCHED",
-    InteractionKind.WATCHLIST: "WATCHLISTED",
-    InteractionKind.DISLIKED: "DISLIKED",
-    InteractionKind.TOP_LIST: "IN_TOP_LIST",
-    InteractionKind.RATED: "RATED",
-}
-ITEM_LABELS: Mapping[ContentType, str] = {
-    ContentType.MOVIES: "Movie",
-    ContentType.MANGA: "Manga",
-    ContentType.ANIME: "Anime",
-}
-# Movies are keyed by IMDb id (a string); manga and anime by MyAnimeList id, stored as an integer.
-ITEM_KEYS: Mapping[ContentType, str] = {
-    ContentType.MOVIES: "imdb_id",
-    ContentType.MANGA: "mal_id",
-    ContentType.ANIME: "mal_id",
-}
+# The native profile's relationship type of each kind.
+REL_TYPES: Mapping[InteractionKind, str] = NATIVE_REL_TYPES
 _PREFIX = re.compile(r"(?:[A-Z][A-Za-z0-9]{0,30})?")
 # Server-side codes that mean "gave up waiting", i.e. the graph did not answer in time.
 _TIMEOUT_CODES = frozenset(
@@ -54,19 +38,23 @@ _TIMEOUT_CODES = frozenset(
 
 
 def rel_types(kinds: Iterable[InteractionKind]) -> str:
-    """``LIKED|WATCHED|…`` for a relationship pattern."""
+    """``LIKED|WATCHED|…`` (native names) for a relationship pattern."""
     return "|".join(REL_TYPES[kind] for kind in kinds)
 
 
-def kind_case(variable: str) -> str:
+def kind_case(variable: str, reads: Mapping[str, InteractionKind] | None = None) -> str:
     """A Cypher expression giving the InteractionKind code of relationship ``variable``."""
-    whens = " ".join(f"WHEN '{rel}' THEN {int(kind)}" for kind, rel in REL_TYPES.items())
+    mapping = reads if reads is not None else {rel: kind for kind, rel in REL_TYPES.items()}
+    whens = " ".join(f"WHEN '{rel}' THEN {int(kind)}" for rel, kind in mapping.items())
     return f"CASE type({variable}) {whens} END"
 
 
 @dataclass(frozen=True)
 class GraphLabels:
+    """The labels of one graph: a profile's names, each behind an optional prefix (tests, staging)."""
+
     prefix: str = ""
+    profile: GraphProfile = NATIVE
 
     def __post_init__(self) -> None:
         if not _PREFIX.fullmatch(self.prefix):
@@ -74,18 +62,56 @@ class GraphLabels:
 
     @property
     def user(self) -> str:
-        return f"{self.prefix}User"
+        return f"{self.prefix}{self.profile.user_label}"
 
     def item(self, ct: ContentType) -> str:
-        return f"{self.prefix}{ITEM_LABELS[ct]}"
+        return f"{self.prefix}{self.profile.content[ct].item.label}"
+
+    def account(self, ct: ContentType) -> str:
+        account = self.profile.content[ct].account
+        assert account is not None, "only profiles with accounts have account labels"
+        return f"{self.prefix}{account.label}"
+
+    def account_labels(self, ct: ContentType) -> list[str]:
+        account = self.profile.content[ct].account
+        assert account is not None
+        return [f"{self.prefix}{label}" for label in (account.label, *account.extra_labels)]
+
+    def node_labels(self) -> list[str]:
+        """Every label of this graph's nodes (what a wipe deletes)."""
+        labels = [self.user, *(self.item(ct) for ct in ContentType)]
+        if self.profile.accounts:
+            labels += [self.account(ct) for ct in ContentType]
+        return list(dict.fromkeys(labels))
+
+    @property
+    def namespace(self) -> str:
+        """This graph's name in our own tables (first-seen times, kinds the graph has no relationship for)."""
+        return f"{self.profile.name}:{self.prefix}"
 
     def constraints(self) -> dict[str, tuple[str, str]]:
         """Constraint name -> (label, key property) of every uniqueness constraint."""
         lower = self.prefix.lower()
-        named = {f"{lower}user_user_id_unique": (self.user, "user_id")}
+        profile = self.profile
+        # Native: the user id is ours. MusicBud: a person is its uid (neomodel's UniqueIdProperty); its
+        # username is not unique in their schema (their ``unique=True`` is not a neomodel option), so it
+        # only gets an index.
+        keyed = [(profile.user_label, "user_id" if not profile.accounts else "uid")]
         for ct in ContentType:
-            named[f"{lower}{ITEM_LABELS[ct].lower()}_{ITEM_KEYS[ct]}_unique"] = (self.item(ct), ITEM_KEYS[ct])
+            mapping = profile.content[ct]
+            keyed.append((mapping.item.label, mapping.item.key))
+            if mapping.account is not None:
+                keyed.append((mapping.account.label, mapping.account.key))
+        named = {f"{lower}{label.lower()}_{key}_unique": (f"{self.prefix}{label}", key) for label, key in keyed}
         return named
+
+    def indexes(self) -> dict[str, tuple[str, str]]:
+        """Index name -> (label, property) of the node indexes that are not constraints."""
+        if not self.profile.accounts:
+            return {}
+        lower = self.prefix.lower()
+        label = self.profile.user_label
+        return {f"{lower}{label.lower()}_username": (f"{self.prefix}{label}", "username")}
 
 
 def query(text: str) -> neo4j.Query:
@@ -113,17 +139,26 @@ def graph_errors() -> Iterator[None]:
 
 
 def ensure_schema(driver: neo4j.Driver, labels: GraphLabels) -> None:
-    """Uniqueness constraints (each also the index of its key) and the relationship timestamp indexes."""
+    """Uniqueness constraints (each also the index of its key), lookup indexes, relationship time indexes.
+
+    On a graph MusicBud's backend already set up, its own constraints on the same keys (neomodel's
+    install_labels) satisfy these: ``IF NOT EXISTS`` then creates nothing.
+    """
     statements = [
         f"CREATE CONSTRAINT `{name}` IF NOT EXISTS FOR (n:`{label}`) REQUIRE n.`{key}` IS UNIQUE"
         for name, (label, key) in labels.constraints().items()
     ]
-    # Popular/trending count events in a time window: a range index per relationship type. Shared by
-    # every label prefix (relationship types have none).
     statements += [
-        f"CREATE INDEX `interaction_{rel.lower()}_ts` IF NOT EXISTS FOR ()-[r:`{rel}`]-() ON (r.ts)"
-        for rel in REL_TYPES.values()
+        f"CREATE INDEX `{name}` IF NOT EXISTS FOR (n:`{label}`) ON (n.`{key}`)"
+        for name, (label, key) in labels.indexes().items()
     ]
+    # Popular/trending count events in a time window: a range index per relationship type. Shared by
+    # every label prefix (relationship types have none). A graph without timestamps has nothing to index.
+    if labels.profile.timestamped:
+        statements += [
+            f"CREATE INDEX `interaction_{rel.lower()}_ts` IF NOT EXISTS FOR ()-[r:`{rel}`]-() ON (r.ts)"
+            for rel in REL_TYPES.values()
+        ]
     with graph_errors():
         for statement in statements:
             driver.execute_query(statement)
@@ -143,8 +178,10 @@ def drop_prefixed_graph(driver: neo4j.Driver, labels: GraphLabels) -> None:
     if not labels.prefix:
         raise ValueError("Refusing to wipe the unprefixed (production) graph.")
     with graph_errors(), driver.session() as session:
-        for label in [labels.user, *(labels.item(ct) for ct in ContentType)]:
+        for label in labels.node_labels():
             # Small transactions: a user may have thousands of relationships.
             session.run(f"MATCH (n:`{label}`) CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF 1000 ROWS").consume()
         for name in labels.constraints():
             session.run(f"DROP CONSTRAINT `{name}` IF EXISTS").consume()
+        for name in labels.indexes():
+            session.run(f"DROP INDEX `{name}` IF EXISTS").consume()

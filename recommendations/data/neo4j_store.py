@@ -31,11 +31,12 @@ from musicbud.graph import get_async_driver, get_driver
 
 from ..domain import CatalogItem, ContentType, InteractionArrays, InteractionKind
 from .arrays import arrays_from_columns
-from .neo4j_schema import ITEM_KEYS, REL_TYPES, GraphLabels, ensure_schema, graph_errors, kind_case, query, rel_types
+from .graph_profiles import ContentMapping, GenreFormat, encode_genres
+from .neo4j_schema import GraphLabels, ensure_schema, graph_errors, kind_case, query
 from .ordering import canonical_order, item_sort_key
 from .popularity import Window, WindowCount
 from .store import DEFAULT_BATCH_SIZE, InteractionStore, RecordedInteraction, RemovedInteraction, plan_batches
-from .validation import ALLOWED_KINDS, is_mal_type, parse_content_type
+from .validation import is_mal_type, parse_content_type
 
 # Rows per write transaction: big enough to amortize a round trip, small enough for the heap.
 WRITE_BATCH = 20_000
@@ -48,6 +49,7 @@ WRITERS = 2
 
 
 R = TypeVar("R")
+B = TypeVar("B")
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,6 @@ class Read(Generic[R]):
     text: str
     params: dict[str, Any]
     decode: Callable[[neo4j.Record], R]
-
-
-def _to_key(ct: ContentType, item_id: str) -> int | str:
-    """Python's string id -> the graph's key (MAL ids are integers in the graph)."""
-    return int(item_id) if is_mal_type(ct) else item_id
 
 
 def _from_key(key: int | str) -> str:
@@ -97,24 +94,44 @@ class Neo4jInteractionStore(InteractionStore):
         return read.decode(record)
 
     # --- query text ----------------------------------------------------------------------------------
+    def _content(self, ct: ContentType) -> ContentMapping:
+        return self.labels.profile.content[ct]
+
     def _item(self, ct: ContentType) -> str:
         return f"`{self.labels.item(ct)}`"
+
+    def _key(self, ct: ContentType) -> str:
+        return f"`{self._content(ct).item.key}`"
+
+    def _to_key(self, ct: ContentType, item_id: str) -> int | str:
+        """Our string id -> the graph's key (e.g. MAL ids are integers in the graph)."""
+        return self._content(ct).item.codec.to_key(item_id)
 
     def _user(self) -> str:
         return f"`{self.labels.user}`"
 
     def _rels(self, ct: ContentType) -> str:
-        return rel_types(sorted(ALLOWED_KINDS[ct]))
+        return "|".join(f"`{rel}`" for rel in self._content(ct).rel_types())
+
+    def _rel(self, ct: ContentType, kind: InteractionKind) -> str:
+        return f"`{self._content(ct).writes[kind]}`"
+
+    def _rels_of(self, ct: ContentType, kind: InteractionKind) -> str:
+        """``A|B`` of the relationship types that read as ``kind`` ("" when the graph has none)."""
+        return "|".join(f"`{rel}`" for rel, read in sorted(self._content(ct).reads.items()) if read == kind)
+
+    def _kind_case(self, ct: ContentType, variable: str) -> str:
+        return kind_case(variable, self._content(ct).reads)
 
     def _history_query(self, ct: ContentType) -> str:
         return (
             f"MATCH (u:{self._user()} {{user_id: $user_id}})-[r:{self._rels(ct)}]->(m:{self._item(ct)}) "
-            f"RETURN collect(m.{ITEM_KEYS[ct]}) AS keys, collect({kind_case('r')}) AS kinds, "
+            f"RETURN collect(m.{self._content(ct).item.key}) AS keys, collect({self._kind_case(ct, 'r')}) AS kinds, "
             "collect(coalesce(r.value, $nan)) AS values, collect(r.ts) AS ts"
         )
 
     def _catalog_query(self, ct: ContentType, *, by_keys: bool) -> str:
-        key = ITEM_KEYS[ct]
+        key = self._content(ct).item.key
         match = (
             f"UNWIND $keys AS key MATCH (m:{self._item(ct)} {{{key}: key}}) "
             if by_keys
@@ -129,9 +146,9 @@ class Neo4jInteractionStore(InteractionStore):
         # Per relationship type, newest first through its timestamp index, stopping at the first one
         # between this prefix's users and items, instead of max() over every relationship.
         branches = " UNION ALL ".join(
-            f"MATCH (:{self._user()})-[r:{REL_TYPES[kind]}]->(:{self._item(ct)}) WHERE r.ts IS NOT NULL "
+            f"MATCH (:{self._user()})-[r:{self._rel(ct, kind)}]->(:{self._item(ct)}) WHERE r.ts IS NOT NULL "
             "WITH r ORDER BY r.ts DESC LIMIT 1 RETURN r.ts AS ts"
-            for kind in sorted(ALLOWED_KINDS[ct])
+            for kind in sorted(self._content(ct).writes)
         )
         return f"CALL () {{ {branches} }} RETURN max(ts) AS newest"
 
@@ -139,22 +156,22 @@ class Neo4jInteractionStore(InteractionStore):
         # One branch per relationship type, so each can seek its own timestamp index, aggregated per
         # item node within the branch: the key is read once per item, not once per event.
         branches = " UNION ALL ".join(
-            f"MATCH (:{self._user()})-[r:{REL_TYPES[kind]}]->(m:{self._item(ct)}) "
+            f"MATCH (:{self._user()})-[r:{self._rel(ct, kind)}]->(m:{self._item(ct)}) "
             "WHERE $start <= r.ts <= $end "
             f"WITH m, count(*) AS n, sum(r.ts) AS total RETURN m, {int(kind)} AS kind, n, total"
             for kind in kinds
         )
         return (
             f"CALL () {{ {branches} }} "
-            f"RETURN collect(m.{ITEM_KEYS[ct]}) AS keys, collect(kind) AS kinds, collect(n) AS counts, "
+            f"RETURN collect(m.{self._content(ct).item.key}) AS keys, collect(kind) AS kinds, collect(n) AS counts, "
             "collect(total) AS totals"
         )
 
     def _upsert_query(self, ct: ContentType, kind: InteractionKind) -> str:
         return (
-            f"MATCH (m:{self._item(ct)} {{{ITEM_KEYS[ct]}: $key}}) "
+            f"MATCH (m:{self._item(ct)} {{{self._content(ct).item.key}: $key}}) "
             f"MERGE (u:{self._user()} {{user_id: $user_id}}) "
-            f"MERGE (u)-[r:{REL_TYPES[kind]}]->(m) "
+            f"MERGE (u)-[r:{self._rel(ct, kind)}]->(m) "
             "SET r.ts = $ts, r.value = $value "
             "RETURN true AS written"
         )
@@ -168,26 +185,15 @@ class Neo4jInteractionStore(InteractionStore):
         Same batches in the same order; at most ``READERS`` batches beyond the current one are held.
         """
         ct = parse_content_type(content_type)
-        item_ids, counts = self._item_degrees(ct)
-        order = sorted(range(len(item_ids)), key=lambda i: item_sort_key(ct)(item_ids[i]))
-        pages = plan_batches([item_ids[i] for i in order], [counts[i] for i in order], max(1, batch_size))
-        pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="neo4j-extract")
-        pending: deque[Future[InteractionArrays]] = deque()
-        try:
-            for page in pages:
-                pending.append(pool.submit(self._item_interactions, ct, page))
-                if len(pending) > READERS:
-                    yield canonical_order(ct, pending.popleft().result())
-            while pending:
-                yield canonical_order(ct, pending.popleft().result())
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        pages = planned_pages(ct, *self._item_degrees(ct), batch_size)
+        for batch in read_ahead(pages, partial(self._item_interactions, ct)):
+            yield canonical_order(ct, batch)
 
     def _item_degrees(self, ct: ContentType) -> tuple[list[str], list[int]]:
         # A relationship count without a label on the far end is read from the node's degree store.
         (record,) = self._read(
             f"MATCH (m:{self._item(ct)}) WITH m, COUNT {{ (m)<-[:{self._rels(ct)}]-() }} AS n WHERE n > 0 "
-            f"RETURN collect(m.{ITEM_KEYS[ct]}) AS keys, collect(n) AS counts"
+            f"RETURN collect(m.{self._content(ct).item.key}) AS keys, collect(n) AS counts"
         )
         return [_from_key(key) for key in record["keys"]], record["counts"]
 
@@ -195,13 +201,13 @@ class Neo4jInteractionStore(InteractionStore):
         # ONE record for the whole batch (per item: its interactions as lists of scalars, collected
         # again into lists of lists): per-record costs are paid once per batch, not once per item.
         (record,) = self._read(
-            f"UNWIND $keys AS key MATCH (m:{self._item(ct)} {{{ITEM_KEYS[ct]}: key}}) "
+            f"UNWIND $keys AS key MATCH (m:{self._item(ct)} {{{self._content(ct).item.key}: key}}) "
             f"CALL (m) {{ MATCH (m)<-[r:{self._rels(ct)}]-(u:{self._user()}) "
-            f"RETURN collect(u.user_id) AS users, collect({kind_case('r')}) AS kinds, "
+            f"RETURN collect(u.user_id) AS users, collect({self._kind_case(ct, 'r')}) AS kinds, "
             "collect(coalesce(r.value, $nan)) AS values, collect(r.ts) AS ts } "
             "RETURN collect(key) AS keys, collect(users) AS users, collect(kinds) AS kinds, "
             "collect(values) AS values, collect(ts) AS ts",
-            keys=[_to_key(ct, item_id) for item_id in item_ids],
+            keys=[self._to_key(ct, item_id) for item_id in item_ids],
             nan=_NAN,
         )
         return collected_arrays(record)
@@ -212,10 +218,14 @@ class Neo4jInteractionStore(InteractionStore):
         return Read(self._history_query(ct), {"user_id": user_id, "nan": _NAN}, partial(history_arrays, user_id))
 
     def _catalog_read(self, ct: ContentType, item_ids: list[str] | None) -> Read[list[CatalogItem]]:
+        decode = self._catalog_decoder(ct)
         if item_ids is None:
-            return Read(self._catalog_query(ct, by_keys=False), {}, catalog_items)
-        keys = [_to_key(ct, item_id) for item_id in item_ids]
-        return Read(self._catalog_query(ct, by_keys=True), {"keys": keys}, catalog_items)
+            return Read(self._catalog_query(ct, by_keys=False), {}, decode)
+        keys = [self._to_key(ct, item_id) for item_id in item_ids]
+        return Read(self._catalog_query(ct, by_keys=True), {"keys": keys}, decode)
+
+    def _catalog_decoder(self, ct: ContentType) -> Callable[[neo4j.Record], list[CatalogItem]]:
+        return catalog_items
 
     def _user_history(self, ct: ContentType, user_id: int) -> InteractionArrays:
         return self._execute(self._history_read(ct, user_id))
@@ -240,18 +250,27 @@ class Neo4jInteractionStore(InteractionStore):
     # --- writes --------------------------------------------------------------------------------------
     def _upsert_interaction(self, interaction: RecordedInteraction) -> bool:
         ct = interaction.content_type
-        records = self._write(self._upsert_query(ct, interaction.kind), **upsert_params(interaction))
+        records = self._write(
+            self._upsert_query(ct, interaction.kind),
+            key=self._to_key(ct, interaction.item_id),
+            user_id=interaction.user_id,
+            ts=interaction.timestamp,
+            value=interaction.value,
+        )
         return bool(records)
 
     def _delete_interaction(self, removal: RemovedInteraction) -> bool:
         ct = removal.content_type
+        rels = self._rels_of(ct, removal.kind)
+        if not rels:
+            return False
         # An aggregate always returns one row, so "nothing to delete" is a 0, not an empty result.
         (record,) = self._write(
-            f"OPTIONAL MATCH (:{self._user()} {{user_id: $user_id}})-[r:{REL_TYPES[removal.kind]}]->"
-            f"(:{self._item(ct)} {{{ITEM_KEYS[ct]}: $key}}) "
+            f"OPTIONAL MATCH (:{self._user()} {{user_id: $user_id}})-[r:{rels}]->"
+            f"(:{self._item(ct)} {{{self._key(ct)}: $key}}) "
             "DELETE r RETURN count(r) AS deleted",
             user_id=removal.user_id,
-            key=_to_key(ct, removal.item_id),
+            key=self._to_key(ct, removal.item_id),
         )
         return bool(record["deleted"])
 
@@ -265,25 +284,44 @@ class Neo4jInteractionStore(InteractionStore):
         return int(records[0]["n"]) if records else 0
 
     def _upsert_catalog(self, ct: ContentType, items: list[CatalogItem]) -> int:
+        item = self._content(ct).item
+        # What the profile's item node holds: genres in its format (none for MusicBud's anime and manga),
+        # a year where it has one, and on creation the defaults its model writes (neomodel's uid: uuid4 hex).
+        sets = ["m.title = row.title"]
+        if item.genres is not GenreFormat.NONE:
+            sets.append("m.genres = row.genres")
+        if item.year:
+            sets.append("m.year = row.year")
+        created = [f"m.`{name}` = $defaults.`{name}`" for name in item.defaults]
+        if item.uid:
+            created.append("m.uid = replace(randomUUID(), '-', '')")
+        on_create = f"ON CREATE SET {', '.join(created)} " if created else ""
         for start in range(0, len(items), WRITE_BATCH):
             batch = items[start : start + WRITE_BATCH]
             self._write(
-                f"UNWIND $rows AS row MERGE (m:{self._item(ct)} {{{ITEM_KEYS[ct]}: row.key}}) "
-                "SET m.title = row.title, m.genres = row.genres, m.year = row.year",
+                f"UNWIND $rows AS row MERGE (m:{self._item(ct)} {{{self._key(ct)}: row.key}}) "
+                f"{on_create}SET {', '.join(sets)}",
                 rows=[
-                    {"key": _to_key(ct, i.item_id), "title": i.title, "genres": list(i.genres), "year": i.year}
+                    {
+                        "key": self._to_key(ct, i.item_id),
+                        "title": i.title,
+                        "genres": encode_genres(item.genres, i.genres),
+                        "year": i.year,
+                    }
                     for i in batch
                 ],
+                defaults=dict(item.defaults),
             )
         return len(items)
 
     def _missing_items(self, ct: ContentType, item_ids: list[str]) -> list[str]:
         records = self._read(
-            f"UNWIND $keys AS key OPTIONAL MATCH (m:{self._item(ct)} {{{ITEM_KEYS[ct]}: key}}) "
+            f"UNWIND $keys AS key OPTIONAL MATCH (m:{self._item(ct)} {{{self._content(ct).item.key}: key}}) "
             "WITH key, m WHERE m IS NULL RETURN key",
-            keys=[_to_key(ct, item_id) for item_id in item_ids],
+            keys=[self._to_key(ct, item_id) for item_id in item_ids],
         )
-        return [_from_key(r["key"]) for r in records]
+        codec = self._content(ct).item.codec
+        return [codec.from_key(r["key"]) or str(r["key"]) for r in records]
 
     def _write_interactions(self, ct: ContentType, arrays: InteractionArrays) -> None:
         # Rows are distinct (user, item, kind) here. Relationships of a user who did not exist before
@@ -327,11 +365,11 @@ class Neo4jInteractionStore(InteractionStore):
             mask = arrays.kinds[rows] == kind
             params |= {f"{name}{kind}": column for name, column in row_params(arrays, keys, rows[mask]).items()}
             params[f"slots{kind}"] = slots[mask].tolist()
-            rel = REL_TYPES[InteractionKind(kind)]
+            rel = self._rel(ct, InteractionKind(kind))
             blocks.append(
                 f"CALL (created) {{ UNWIND range(0, size($slots{kind}) - 1) AS i "
                 f"WITH created[$slots{kind}[i]] AS u, i "
-                f"MATCH (m:{self._item(ct)} {{{ITEM_KEYS[ct]}: $keys{kind}[i]}}) "
+                f"MATCH (m:{self._item(ct)} {{{self._content(ct).item.key}: $keys{kind}[i]}}) "
                 f"CREATE (u)-[:{rel} {{ts: $ts{kind}[i], value: $values{kind}[i]}}]->(m) }}"
             )
         try:
@@ -358,12 +396,33 @@ class Neo4jInteractionStore(InteractionStore):
         self._write(
             f"UNWIND range(0, size($users) - 1) AS i "
             f"MERGE (u:{self._user()} {{user_id: $users[i]}}) "
-            f"WITH u, i MATCH (m:{self._item(ct)} {{{ITEM_KEYS[ct]}: $keys[i]}}) "
-            f"MERGE (u)-[r:{REL_TYPES[kind]}]->(m) "
+            f"WITH u, i MATCH (m:{self._item(ct)} {{{self._content(ct).item.key}: $keys[i]}}) "
+            f"MERGE (u)-[r:{self._rel(ct, kind)}]->(m) "
             "SET r.ts = $ts[i], r.value = $values[i]",
             users=arrays.user_ids[rows].tolist(),
             **row_params(arrays, keys, rows),
         )
+
+
+def planned_pages(ct: ContentType, item_ids: list[str], counts: list[int], batch_size: int) -> Iterator[list[str]]:
+    """The batches of an extraction: items in key order, about ``batch_size`` rows each."""
+    order = sorted(range(len(item_ids)), key=lambda i: item_sort_key(ct)(item_ids[i]))
+    return plan_batches([item_ids[i] for i in order], [counts[i] for i in order], max(1, batch_size))
+
+
+def read_ahead(pages: Iterator[list[str]], read: Callable[[list[str]], B]) -> Iterator[B]:
+    """``read(page)`` of each page in order, with up to ``READERS`` more queries already running."""
+    pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="neo4j-extract")
+    pending: deque[Future[B]] = deque()
+    try:
+        for page in pages:
+            pending.append(pool.submit(read, page))
+            if len(pending) > READERS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def row_params(arrays: InteractionArrays, keys: npt.NDArray[Any], rows: npt.NDArray[np.intp]) -> dict[str, list[Any]]:
@@ -455,10 +514,10 @@ def window_counts(record: neo4j.Record) -> list[WindowCount]:
     ]
 
 
-def upsert_params(interaction: RecordedInteraction) -> dict[str, Any]:
-    return {
-        "key": _to_key(interaction.content_type, interaction.item_id),
-        "user_id": interaction.user_id,
-        "ts": interaction.timestamp,
-        "value": interaction.value,
-    }
+def graph_store(labels: GraphLabels) -> Neo4jInteractionStore:
+    """The Neo4j backend for a graph's profile: users holding their edges (native), or people through accounts."""
+    if labels.profile.accounts:
+        from .neo4j_accounts import AccountGraphStore  # it needs Django models: imported when used
+
+        return AccountGraphStore(labels)
+    return Neo4jInteractionStore(labels)

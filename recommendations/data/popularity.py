@@ -12,7 +12,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ..domain import ContentType, InteractionKind, ScoredItem
+import numpy as np
+
+from ..domain import ContentType, InteractionArrays, InteractionKind, ScoredItem
 from ..engine.popularity import (
     KIND_WEIGHTS,
     POPULAR_WINDOW_DAYS,
@@ -29,6 +31,7 @@ __all__ = [
     "POPULAR_WINDOW_DAYS",
     "TRENDING_BASELINE_DAYS",
     "TRENDING_RECENT_DAYS",
+    "ArrayWindows",
     "Window",
     "WindowCount",
     "counted_kinds",
@@ -94,3 +97,31 @@ def trending_from_counts(
 def counted_kinds(allowed: Iterable[InteractionKind]) -> list[InteractionKind]:
     """The kinds a backend has to count for a content type (those with a non-zero weight)."""
     return sorted(kind for kind in allowed if KIND_WEIGHTS.get(kind, 0.0) > 0)
+
+
+@dataclass(frozen=True)
+class ArrayWindows:
+    """The counts a database would return, computed from extracted interactions (one extraction per call).
+
+    For a graph whose times live outside it (first-seen times in our database): the counts are the same
+    integers, so the scores are computed by the same steps as from a database's counts.
+    """
+
+    arrays: InteractionArrays
+
+    def newest(self) -> int | None:
+        return int(self.arrays.timestamps.max()) if len(self.arrays) else None
+
+    def counts(self, window: Window, kinds: list[InteractionKind]) -> list[WindowCount]:
+        a = self.arrays
+        inside = (a.timestamps >= window.start) & (a.timestamps <= window.end)
+        inside &= np.isin(a.kinds, np.asarray([int(k) for k in kinds], dtype=np.int8))
+        items, item_index = np.unique(a.item_ids[inside], return_inverse=True)
+        keys, key_index = np.unique(item_index.astype(np.int64) * 8 + a.kinds[inside], return_inverse=True)
+        counts = np.bincount(key_index, minlength=keys.shape[0])
+        sums = np.zeros(keys.shape[0], dtype=np.int64)
+        np.add.at(sums, key_index, a.timestamps[inside])
+        return [
+            WindowCount(item_id=str(items[key // 8]), kind=int(key % 8), count=int(n), timestamp_sum=int(total))
+            for key, n, total in zip(keys.tolist(), counts.tolist(), sums.tolist(), strict=True)
+        ]

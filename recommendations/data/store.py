@@ -18,7 +18,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, ParamSpec, TypeVar
+from typing import ClassVar, ParamSpec, Protocol, TypeVar
 
 import numpy as np
 from asgiref.sync import sync_to_async
@@ -69,6 +69,28 @@ class RemovedInteraction:
     user_id: int
     item_id: str
     kind: InteractionKind
+
+
+class WindowSource(Protocol):
+    """Where popularity's inputs come from: the newest event time, and event counts inside a window."""
+
+    def newest(self) -> int | None: ...
+
+    def counts(self, window: Window, kinds: list[InteractionKind]) -> list[WindowCount]: ...
+
+
+@dataclass(frozen=True)
+class _StoredWindows:
+    """A backend's own queries, one per question (what a store with timestamps in its database does)."""
+
+    store: InteractionStore
+    ct: ContentType
+
+    def newest(self) -> int | None:
+        return self.store._newest_timestamp(self.ct)
+
+    def counts(self, window: Window, kinds: list[InteractionKind]) -> list[WindowCount]:
+        return self.store._window_counts(self.ct, window, kinds)
 
 
 def _limit(limit: int) -> int:
@@ -192,11 +214,12 @@ class InteractionStore(abc.ABC):
     ) -> list[ScoredItem]:
         """Recency-weighted popularity (formula in ``popularity.py``); ``now`` defaults to the newest event."""
         ct = parse_content_type(content_type)
-        end = self._newest_timestamp(ct) if now is None else int(now)
+        source = self._windows(ct)
+        end = source.newest() if now is None else int(now)
         if end is None:
             return []
         window = Window.ending_at(end, window_days)
-        counts = self._window_counts(ct, window, self._counted_kinds(ct))
+        counts = source.counts(window, self._counted_kinds(ct))
         return popularity.popular_from_counts(ct, counts, window, limit=_limit(limit))
 
     async def apopular_items(
@@ -221,15 +244,16 @@ class InteractionStore(abc.ABC):
     ) -> list[ScoredItem]:
         """Recent activity against the item's baseline rate (formula in ``popularity.py``)."""
         ct = parse_content_type(content_type)
-        end = self._newest_timestamp(ct) if now is None else int(now)
+        source = self._windows(ct)
+        end = source.newest() if now is None else int(now)
         if end is None:
             return []
         recent, baseline = Window.ending_at(end, recent_days), Window.ending_at(end, baseline_days)
         kinds = self._counted_kinds(ct)
         return popularity.trending_from_counts(
             ct,
-            self._window_counts(ct, recent, kinds),
-            self._window_counts(ct, baseline, kinds),
+            source.counts(recent, kinds),
+            source.counts(baseline, kinds),
             recent_window=recent,
             baseline_window=baseline,
             limit=_limit(limit),
@@ -347,6 +371,10 @@ class InteractionStore(abc.ABC):
         """Create what the queries need (constraints, indexes); idempotent."""
 
     # --- helpers -------------------------------------------------------------------------------------
+    def _windows(self, ct: ContentType) -> WindowSource:
+        """Popularity's inputs for one call; a backend without times in its database derives them once."""
+        return _StoredWindows(self, ct)
+
     @staticmethod
     def _counted_kinds(ct: ContentType) -> list[InteractionKind]:
         return popularity.counted_kinds(ALLOWED_KINDS[ct])

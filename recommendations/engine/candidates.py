@@ -16,7 +16,7 @@ import dataclasses
 import importlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
@@ -253,7 +253,7 @@ def lightfm_checkpoints(config: EngineConfig) -> tuple[int, ...]:
 
 def fit_lightfm_candidates(
     ctx: Context, *, checkpoints: Sequence[int], on_epoch: EpochCallback | None = None
-) -> Iterator[tuple[Candidate, ModelArtifact]]:
+) -> Generator[tuple[Candidate, ModelArtifact], None, None]:
     config = ctx.config
     interactions = _positives(ctx)
     features, genre_names = (None, np.empty(0, dtype=np.str_))
@@ -282,7 +282,7 @@ def fit_als_candidate(ctx: Context, candidate: Candidate) -> ModelArtifact:
 
 
 def ease_gram(ctx: Context) -> ease.Gram:
-    return ease.gram(sp.csr_matrix(_positives(ctx)))
+    return ease.gram(sp.csr_matrix(_positives(ctx)), max_items=ctx.config.ease_max_items)
 
 
 def fit_ease_candidate(ctx: Context, candidate: Candidate, gram: ease.Gram | None = None) -> ModelArtifact:

@@ -22,6 +22,14 @@ items with recent activity trend.
 
 ``now`` is the newest interaction of the content type, not the wall clock, so an imported dataset
 (MovieLens ends in 1998) or a model trained on an old export still has a meaningful popular list.
+
+Which window is served: each training chooses it on validation among ``popularity_windows_days``
+(engine/selection.py), and cold users of a type with a model get that list (the model's metadata
+``popularity.window_days``; the data service computes the same list when asked for that window).
+While a type has no model yet, the data service serves ``POPULAR_WINDOW_DAYS``: with no training
+there is no evidence to choose by, and it is the window selection tries first and keeps on ties
+(data without timestamps, where every window is the same list). tests/data/test_backends_agree.py
+checks the two sides agree for every window selection can choose.
 """
 
 from __future__ import annotations

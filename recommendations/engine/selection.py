@@ -8,11 +8,13 @@ At every training run, per content type:
 2. Popularity first, with each window of ``popularity_windows_days``: the best window is what cold
    users get, and the baseline every candidate must beat.
 3. Each candidate's grid (EASE lambda, then its history half-life and popularity blend; ALS factors x
-   regularisation x alpha; LightFM epochs), within ``selection_budget_s``: a fit whose estimated cost
-   no longer fits the budget is skipped with the reason recorded. EASE is skipped (with its reason)
-   for catalogs above ``ease_max_items``, before any memory is allocated.
-4. Full-ranking ndcg@k of each on the validation users (their training items excluded), through the
-   serving code (``Recommender.recommend_batch``), so what is measured is what would be served.
+   regularisation x alpha; LightFM epochs), within ``training_budget_s`` (engine/budget.py), which
+   covers the whole training, the winner's refit included: a grid point whose estimated validation
+   fit plus refit no longer fits is skipped with the reason logged and recorded. EASE is skipped (with
+   its reason) for catalogs above ``ease_max_items``, before any memory is allocated.
+4. Full-ranking ndcg@k of each on the validation users (at most ``max_validation_users``, a seeded
+   sample; their training items excluded), through the serving code (``Recommender.recommend_batch``),
+   so what is measured is what would be served.
 5. The winner is the best ndcg@k (popularity included); ``train_model`` refits it on all data.
 
 A pinned model (``pinned_models``) restricts step 3 to that model and makes it the winner even when
@@ -25,7 +27,7 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -33,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from ..domain import CatalogItem, InteractionArrays, InteractionKind
-from . import ease
 from .artifact import ModelArtifact
+from .budget import Budget, Cost, Sizes
 from .candidates import (
     Candidate,
     Context,
@@ -49,17 +51,11 @@ from .candidates import (
 from .config import EngineConfig
 from .errors import EngineError, InvalidData
 from .evaluation import RankingMetrics, holdout_auc, measure, relevant_matrix
-from .matrix import build_interaction_matrix, event_weights, rating_scale
+from .matrix import InteractionMatrix, build_interaction_matrix, event_weights, rating_scale
 from .serving import Recommender
 from .splits import global_time_split, random_split, take, time_split
 
 logger = logging.getLogger(__name__)
-
-# First-fit cost estimates, before a model of the family has been timed in this run (2 vCPUs, here):
-# LightFM WARP 64 components took 22.8 s for 10 epochs over 2.05M positives; implicit ALS 64 factors,
-# 15 iterations 9.4 s over the same (shared/notes/lightfm.md). Each fit that runs replaces the estimate.
-LIGHTFM_SECONDS_PER_POSITIVE_EPOCH = 1.1e-6
-ALS_SECONDS_PER_POSITIVE_ITERATION_FACTOR = 4.8e-9
 
 
 @dataclass(frozen=True)
@@ -95,6 +91,8 @@ class Selection:
     pinned: str | None = None
     winner_metrics: RankingMetrics | None = None
     popularity_metrics: RankingMetrics | None = None
+    # training_budget_s, the seconds selection took, and the refit estimate it kept in reserve.
+    budget: dict[str, float] | None = None
 
     def best_of(self, model: str) -> Trial | None:
         """The best measured trial of one model (None if none of its grid points ran)."""
@@ -119,6 +117,7 @@ class Selection:
             "validation_users": self.validation_users,
             "popularity_window_days": self.popularity_window_days,
             "seconds": round(self.seconds, 3),
+            "budget": dict(self.budget or {}),
             "best_per_model": best,
             "trials": [t.summary(self.k) for t in self.trials],
         }
@@ -132,7 +131,7 @@ def validation_split(
     A global time cut whose newer part has fewer than ``min_validation_users`` users who are also in
     the older part with a relevant item falls back to each user's latest events ("time per user").
     """
-    if len(arrays) and int(arrays.timestamps.min()) == int(arrays.timestamps.max()):
+    if not has_timestamps(arrays):
         train, test = random_split(arrays, config.validation_random_fraction, seed=config.random_seed)
         return "random", train, test
     train, test = global_time_split(arrays, config.validation_time_fraction)
@@ -143,6 +142,11 @@ def validation_split(
     logger.info("selection: a global time cut leaves %d validation users; cutting each user's history", users)
     train, test = time_split(arrays, config.validation_random_fraction)
     return "time per user", train, test
+
+
+def has_timestamps(arrays: InteractionArrays) -> bool:
+    """False for data whose events all carry one time (a file without a timestamp column)."""
+    return len(arrays) > 0 and int(arrays.timestamps.min()) != int(arrays.timestamps.max())
 
 
 def _relevant_part(
@@ -165,40 +169,78 @@ def catalog_extras(catalog: Sequence[CatalogItem], config: EngineConfig) -> list
     return []
 
 
-class _Run:
-    """The state of one selection: the clock, the validation users, the trials so far."""
+def _sizes(arrays: InteractionArrays, test: InteractionArrays, matrix: InteractionMatrix,
+           config: EngineConfig) -> Sizes:  # fmt: skip
+    """The sizes the cost estimates need; those of all data (the refit) without building its matrix."""
+    positive = matrix.seen.data > 0
+    warm = np.zeros(matrix.shape[1], dtype=bool)
+    warm[matrix.seen.indices[positive]] = True
+    # Items positive in the newer part that are not warm in the older part become warm in the refit.
+    newer = np.unique(test.item_ids[event_weights(test.kinds, test.values, config, matrix.rating_scale) > 0])
+    column = np.minimum(np.searchsorted(matrix.item_ids, newer), matrix.shape[1] - 1)
+    known_warm = (matrix.item_ids[column] == newer) & warm[column]
+    events = len(arrays) - len(test)
+    return Sizes(
+        events=events,
+        events_all=len(arrays),
+        positives=int(positive.sum()),
+        warm_items=int(warm.sum()),
+        warm_items_all=int(warm.sum()) + int((~known_warm).sum()),
+        items=matrix.shape[1],
+    )
 
-    def __init__(self, ctx: Context, test: InteractionArrays, k: int, budget_s: float) -> None:
+
+class _Run:
+    """The state of one selection: the budget, the validation users, the trials so far."""
+
+    def __init__(self, ctx: Context, test: InteractionArrays, k: int, budget: Budget, pinned: str | None) -> None:
         self.ctx = ctx
         self.k = k
-        self.budget_s = budget_s
-        self.started = time.perf_counter()
+        self.budget = budget
+        self.pinned = pinned
         self.trials: list[Trial] = []
+        self.refits: dict[str, float] = {}  # by candidate label: its refit estimate
         self.artifacts: dict[str, ModelArtifact] = {}  # by candidate label
         self.test = test
         self.user_ids = np.empty(0, dtype=np.int64)
         self.relevant: Any = None
 
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
-
-    def affordable(self, estimate_s: float) -> bool:
-        return self.elapsed() + estimate_s <= self.budget_s
+    def affords(self, candidate: Candidate, cost: Cost) -> bool:
+        """True if the budget has room for ``cost``; otherwise records ``candidate`` as skipped."""
+        if self.budget.fits(cost):
+            return True
+        self.skip(candidate, self.budget.shortfall(cost))
+        return False
 
     def skip(self, candidate: Candidate, reason: str) -> None:
         logger.info("selection: %s skipped: %s", candidate.label, reason)
         self.trials.append(Trial(candidate, None, 0.0, reason))
 
-    def score(self, candidate: Candidate, artifact: ModelArtifact, seconds: float) -> RankingMetrics:
+    def _validation_users(self, artifact: ModelArtifact) -> None:
+        self.user_ids, self.relevant = relevant_matrix(self.test, Recommender(artifact), None)
+        if self.user_ids.shape[0] == 0:
+            raise InvalidData("no validation user is in the older part with a relevant item")
+        cap = self.ctx.config.max_validation_users
+        if self.user_ids.shape[0] > cap:
+            rng = np.random.default_rng(self.ctx.config.random_seed)
+            keep = np.sort(rng.choice(self.user_ids.shape[0], cap, replace=False))
+            self.user_ids, self.relevant = self.user_ids[keep], self.relevant[keep]
+
+    def score(self, candidate: Candidate, artifact: ModelArtifact, fit_s: float, refit_s: float) -> RankingMetrics:
+        """Measure one fitted grid point; ``refit_s`` is its estimated refit, reserved if it is the new best."""
         if self.relevant is None:
-            self.user_ids, self.relevant = relevant_matrix(self.test, Recommender(artifact), None)
-            if self.user_ids.shape[0] == 0:
-                raise InvalidData("no validation user is in the older part with a relevant item")
+            self._validation_users(artifact)
         started = time.perf_counter()
         metrics = measure(Recommender(artifact), self.user_ids, self.relevant, self.k)
-        trial = Trial(candidate, metrics, seconds + time.perf_counter() - started)
+        scoring_s = time.perf_counter() - started
+        self.budget.learn_scoring(candidate.model, scoring_s)
+        trial = Trial(candidate, metrics, fit_s + scoring_s)
         self.trials.append(trial)
         self.artifacts[candidate.label] = artifact
+        self.refits[candidate.label] = refit_s
+        served = self.best(self.pinned)
+        if served is not None:
+            self.budget.reserve(self.refits[served.candidate.label])
         logger.info("selection: %s ndcg@%d %.4f (%.1fs)", candidate.label, self.k, metrics.ndcg, trial.seconds)
         return metrics
 
@@ -214,11 +256,19 @@ def _timed(fit: Callable[[], ModelArtifact]) -> tuple[ModelArtifact, float]:
     return artifact, time.perf_counter() - started
 
 
-def _select_popularity(run: _Run) -> float:
-    for window in run.ctx.config.popularity_windows_days:
+def _select_popularity(run: _Run, *, timestamps: bool, matrix_s: float) -> float:
+    """Score each window; without timestamps every window is the same list, so only the first runs.
+
+    The first fit also times what every refit repeats on all data: the matrix (``matrix_s``, built
+    before) and the assembly of an artifact (popularity, trending, seen items).
+    """
+    windows = run.ctx.config.popularity_windows_days
+    for window in windows if timestamps else windows[:1]:
         candidate = Candidate("popularity", {"window_days": window})
         artifact, seconds = _timed(partial(fit_popularity_candidate, run.ctx, candidate))
-        run.score(candidate, artifact, seconds)
+        if run.budget.refit_overhead_s == 0.0:
+            run.budget.learn_refit_overhead(matrix_s + seconds)
+        run.score(candidate, artifact, seconds, run.budget.popularity().refit_s)
     best = run.best("popularity")
     assert best is not None
     return best.candidate.params["window_days"]
@@ -226,69 +276,79 @@ def _select_popularity(run: _Run) -> float:
 
 def _select_ease(run: _Run) -> None:
     config = run.ctx.config
-    positives = run.ctx.matrix.seen.data > 0
-    n_warm = int(np.unique(run.ctx.matrix.seen.indices[positives]).shape[0])
+    sizes = run.budget.sizes
     first = Candidate("ease", {"lambda_scale": config.ease_lambda_scales[0]})
-    if n_warm > config.ease_max_items:
-        run.skip(first, f"catalog of {n_warm} items exceeds ease_max_items={config.ease_max_items}")
+    if max(sizes.warm_items, sizes.warm_items_all) > config.ease_max_items:
+        n_items = max(sizes.warm_items, sizes.warm_items_all)
+        run.skip(first, f"catalog of {n_items} items exceeds ease_max_items={config.ease_max_items}")
         return
-    if not run.affordable(ease.estimated_seconds(n_warm)):
-        run.skip(first, f"an inverse of {n_warm} items (~{ease.estimated_seconds(n_warm):.0f}s) exceeds the budget")
+    if not run.affords(first, run.budget.ease()):
         return
     gram = ease_gram(run.ctx)
     for scale in config.ease_lambda_scales:
         candidate = Candidate("ease", {"lambda_scale": scale})
-        estimate = ease.estimated_seconds(n_warm)
-        if not run.affordable(estimate):
-            run.skip(candidate, f"~{estimate:.0f}s left no room in the budget")
+        cost = run.budget.ease()
+        if candidate != first and not run.affords(candidate, cost):
             continue
         artifact, seconds = _timed(partial(fit_ease_candidate, run.ctx, candidate, gram))
-        run.score(candidate, artifact, seconds)
+        run.budget.learn_fit("ease", seconds, run.budget.ease_fit())
+        run.score(candidate, artifact, seconds, cost.refit_s)
+    del gram
     best = run.best("ease")
     if best is None:
         return
     base = run.artifacts[best.candidate.label]
-    # Scoring settings reuse the weights: no refit, one scoring pass each.
-    for name, grid in (("history_half_life_days", config.history_half_lives_days),
-                       ("popularity_blend", config.popularity_blends)):  # fmt: skip
+    # Scoring settings reuse the weights: no refit, one scoring pass each. Fading by age needs
+    # timestamps: without them every half-life scores as "off", so none is tried.
+    half_lives = config.history_half_lives_days if has_timestamps(run.ctx.arrays) else ()
+    for name, grid in (("history_half_life_days", half_lives), ("popularity_blend", config.popularity_blends)):
         for value in grid:
             candidate = Candidate("ease", {**best.candidate.params, name: value})
             if candidate.label in run.artifacts or (value == 0 and name not in best.candidate.params):
                 continue
-            run.score(candidate, with_scoring(base, candidate), 0.0)
+            cost = run.budget.ease_rescoring()
+            if run.affords(candidate, cost):
+                run.score(candidate, with_scoring(base, candidate), 0.0, cost.refit_s)
         best = run.best("ease")
         assert best is not None
 
 
 def _select_als(run: _Run) -> None:
     config = run.ctx.config
-    positives = int((run.ctx.matrix.seen.data > 0).sum())
-    per_factor: float | None = None
     for factors, regularization, alpha in itertools.product(
         config.als_factors, config.als_regularizations, config.als_alphas
     ):
         candidate = Candidate("als", {"factors": float(factors), "regularization": regularization, "alpha": alpha})
-        rate = per_factor or ALS_SECONDS_PER_POSITIVE_ITERATION_FACTOR * positives * config.als_iterations
-        if not run.affordable(rate * factors):
-            run.skip(candidate, f"~{rate * factors:.0f}s left no room in the budget")
+        cost = run.budget.als(factors, config.als_iterations)
+        if not run.affords(candidate, cost):
             continue
         artifact, seconds = _timed(partial(fit_als_candidate, run.ctx, candidate))
-        per_factor = seconds / factors
-        run.score(candidate, artifact, seconds)
+        run.budget.learn_fit("als", seconds, run.budget.als_fit(factors, config.als_iterations))
+        run.score(candidate, artifact, seconds, cost.refit_s)
 
 
 def _select_lightfm(run: _Run) -> None:
-    config = run.ctx.config
-    checkpoints = lightfm_checkpoints(config)
-    positives = int((run.ctx.matrix.seen.data > 0).sum())
-    estimate = LIGHTFM_SECONDS_PER_POSITIVE_EPOCH * positives * checkpoints[-1]
-    if not run.affordable(estimate):
-        run.skip(Candidate("lightfm", {"epochs": float(checkpoints[-1])}), f"~{estimate:.0f}s exceeds the budget")
-        return
-    started = time.perf_counter()
-    for candidate, artifact in fit_lightfm_candidates(run.ctx, checkpoints=checkpoints):
-        run.score(candidate, artifact, time.perf_counter() - started)
-        started = time.perf_counter()
+    """One LightFM run scored at each checkpoint; it stops where the next stretch no longer fits."""
+    checkpoints = lightfm_checkpoints(run.ctx.config)
+    done = 0
+    fits: Generator[tuple[Candidate, ModelArtifact], None, None] | None = None
+    try:
+        for stop in checkpoints:
+            candidate = Candidate("lightfm", {"epochs": float(stop)})
+            cost = run.budget.lightfm(stop - done, stop)
+            if not run.affords(candidate, cost):
+                return
+            started = time.perf_counter()
+            fits = fits or fit_lightfm_candidates(run.ctx, checkpoints=checkpoints)
+            fitted, artifact = next(fits)
+            assert fitted == candidate
+            seconds = time.perf_counter() - started
+            run.budget.learn_fit("lightfm", seconds, run.budget.lightfm_fit(stop - done))
+            run.score(candidate, artifact, seconds, cost.refit_s)
+            done = stop
+    finally:
+        if fits is not None:
+            fits.close()
 
 
 SELECTORS: dict[str, Callable[[_Run], None]] = {"ease": _select_ease, "als": _select_als, "lightfm": _select_lightfm}
@@ -321,11 +381,14 @@ def select_model(
     models = [pinned] if pinned is not None else [m for m in config.candidates if m != "popularity"]
     split, train, test = validation_split(arrays, config, min_rating=min_rating)
     try:
+        building = time.perf_counter()
         matrix = build_interaction_matrix(train, config, extra_item_ids=catalog_extras(catalog, config),
                                           scale=rating_scale(arrays))  # fmt: skip
+        matrix_s = time.perf_counter() - building
         ctx = Context(matrix=matrix, arrays=train, catalog=catalog, config=config)
-        run = _Run(ctx, _relevant_part(test, config, matrix.rating_scale, min_rating), k, config.selection_budget_s)
-        window = _select_popularity(run)
+        budget = Budget(config.training_budget_s, _sizes(arrays, test, matrix, config), started=started)
+        run = _Run(ctx, _relevant_part(test, config, matrix.rating_scale, min_rating), k, budget, pinned)
+        window = _select_popularity(run, timestamps=has_timestamps(arrays), matrix_s=matrix_s)
     except InvalidData as exc:
         return _without_evidence(models, pinned, config, k=k, why=str(exc), seconds=time.perf_counter() - started)
     run.ctx = replace(ctx, popularity_window_days=window)
@@ -338,12 +401,18 @@ def select_model(
             # A candidate that cannot run here (its library missing, a singular Gram matrix) loses; the
             # others still compete. Recorded as skipped with the reason.
             run.skip(default_candidate(model, config), f"{exc.__class__.__name__}: {exc}")
-    best = run.best(pinned) if pinned is not None else run.best()
+    return _selected(run, split=split, window=window, started=started)
+
+
+def _selected(run: _Run, *, split: str, window: float, started: float) -> Selection:
+    config, k, pinned = run.ctx.config, run.k, run.pinned
+    best = run.best(pinned)
     popularity = run.best("popularity")
     assert popularity is not None
     if best is None:
         assert pinned is not None
         winner, reason = default_candidate(pinned, config), "pinned; no grid point could be measured"
+        logger.warning("selection: pinned %s has no measured grid point; its refit is outside the budget", pinned)
     else:
         winner = best.candidate
         reason = "pinned" if pinned is not None else f"best ndcg@{k} on validation"
@@ -354,6 +423,7 @@ def select_model(
         winner=winner, reason=reason, split=split, k=k, trials=tuple(run.trials), popularity_window_days=window,
         seconds=time.perf_counter() - started, validation_users=int(run.user_ids.shape[0]), auc=auc, pinned=pinned,
         winner_metrics=best.metrics if best is not None else None, popularity_metrics=popularity.metrics,
+        budget=run.budget.summary(),
     )  # fmt: skip
     logger.info("selection: serving %s (%s) after %.1fs", winner.label, reason, selection.seconds)
     return selection

@@ -10,7 +10,8 @@ from recommendations.data.neo4j_store import Neo4jInteractionStore
 from recommendations.data.orm_store import OrmInteractionStore
 from recommendations.data.seeding import generate_content
 from recommendations.domain import ContentType, InteractionArrays, ScoredItem
-from recommendations.engine.popularity import popularity_scores, trending_scores
+from recommendations.engine.config import EngineConfig
+from recommendations.engine.popularity import POPULAR_WINDOW_DAYS, popularity_scores, trending_scores
 
 from .conftest import SMALL_SPEC, assert_same_arrays, seed
 
@@ -104,7 +105,6 @@ def test_the_model_computes_the_same_popular_and_trending_lists_as_the_data_serv
 ) -> None:
     arrays = seeded_orm_store.all_interactions(ct)
     item_ids, items = np.unique(arrays.item_ids, return_inverse=True)
-    model_popularity = popularity_scores(items, arrays.kinds, arrays.timestamps, len(item_ids))
     model_trending = trending_scores(items, arrays.kinds, arrays.timestamps, len(item_ids))
 
     def as_model_stores_them(ranked: list[ScoredItem]) -> list[tuple[str, float]]:
@@ -114,9 +114,18 @@ def test_the_model_computes_the_same_popular_and_trending_lists_as_the_data_serv
         order = np.lexsort((item_ids, -scores))[:n]  # ties by id, as the data service breaks them
         return [(str(item_ids[i]), float(scores[i])) for i in order]
 
-    popular = seeded_orm_store.popular_items(ct, limit=1000)
-    assert popular
-    assert model_list(model_popularity, len(popular)) == as_model_stores_them(popular)
+    # Without a model the data service serves its default window, the first one selection tries;
+    # with a model, cold users get the window selection chose, which the data service computes alike.
+    windows = EngineConfig().popularity_windows_days
+    assert windows[0] == POPULAR_WINDOW_DAYS
+    default = seeded_orm_store.popular_items(ct, limit=1000)
+    model_default = popularity_scores(items, arrays.kinds, arrays.timestamps, len(item_ids))
+    assert model_list(model_default, len(default)) == as_model_stores_them(default)
+    for window in windows:
+        popular = seeded_orm_store.popular_items(ct, limit=1000, window_days=window)
+        assert popular
+        model_popularity = popularity_scores(items, arrays.kinds, arrays.timestamps, len(item_ids), window_days=window)
+        assert model_list(model_popularity, len(popular)) == as_model_stores_them(popular), window
     # (Items with nothing in the window, which the data service leaves out, form the model's tail:
     # tests/engine/test_popularity.py.)
 

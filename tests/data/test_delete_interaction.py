@@ -1,4 +1,4 @@
-"""Removing an interaction and forgetting a user: the store's delete primitives, in both backends."""
+"""Removing an interaction and forgetting a user: the store's delete primitives, in every backend and profile."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ CATALOG = [CatalogItem("tt0000001", "One", ("Drama",), 2001), CatalogItem("tt000
 ANIME = [CatalogItem("21", "Anime", ("Action",))]
 
 
-@pytest.fixture(params=["orm", "graph"])
-def store(request: pytest.FixtureRequest) -> InteractionStore:
-    store: InteractionStore = request.getfixturevalue("orm_store" if request.param == "orm" else "graph_store")
-    store.upsert_catalog("movies", CATALOG)
-    store.upsert_catalog("anime", ANIME)
-    return store
+@pytest.fixture
+def store(any_store: InteractionStore) -> InteractionStore:
+    """The built-in store and Neo4j with each graph profile (users 1-9 exist)."""
+    any_store.upsert_catalog("movies", CATALOG)
+    any_store.upsert_catalog("anime", ANIME)
+    return any_store
 
 
 def record(store: InteractionStore, user_id: int, item_id: str, kind: InteractionKind, ct: str = "movies") -> None:

@@ -73,3 +73,33 @@ def test_a_missing_neo4j_uri_raises_graph_unavailable() -> None:
     graph.close_sync_driver()
     with override_settings(NEO4J_URI=None), pytest.raises(GraphUnavailable):
         Neo4jInteractionStore().catalog("movies")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_musicbuds_graph_unreachable_is_graph_unavailable_quickly_for_reads_and_writes() -> None:
+    from asgiref.sync import sync_to_async
+    from django.contrib.auth import get_user_model
+
+    from recommendations.data.graph_profiles import MUSICBUD
+    from recommendations.data.neo4j_accounts import AccountGraphStore
+
+    await sync_to_async(get_user_model().objects.create_user)(id=1, username="someone", password="x-unused-1")
+    await sync_to_async(graph.close_sync_driver)()
+    with override_settings(**OUTAGE):
+        store = AccountGraphStore(GraphLabels("TestOutage", MUSICBUD))
+        calls = [
+            lambda: store.all_interactions("movies"),
+            lambda: store.popular_items("anime"),
+            lambda: store.record_interaction(user_id=1, content_type="movies", item_id="tt0000001", kind=1),
+            lambda: store.user_history("manga", 1),
+        ]
+        for call in calls:
+            started = time.monotonic()
+            with pytest.raises(GraphUnavailable):
+                await sync_to_async(call)()
+            assert time.monotonic() - started < FAST_ENOUGH_S
+        started = time.monotonic()
+        with pytest.raises(GraphUnavailable):
+            await store.auser_history("movies", 1)
+        assert time.monotonic() - started < FAST_ENOUGH_S
+        await sync_to_async(graph.close_sync_driver)()

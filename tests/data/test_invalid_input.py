@@ -22,11 +22,10 @@ BAD_MOVIE_IDS = [
 BAD_MAL_IDS = ["", "0", "007", "-5", "1.5", "tt0000001", "12345678901234567890", "1 RETURN 1", "١٢"]
 
 
-@pytest.fixture(params=["orm", "graph"])
-def store(request: pytest.FixtureRequest) -> InteractionStore:
-    """Each test runs against both backends."""
-    store: InteractionStore = request.getfixturevalue("orm_store" if request.param == "orm" else "graph_store")
-    return store
+@pytest.fixture
+def store(any_store: InteractionStore) -> InteractionStore:
+    """Each test runs against every backend (and each graph profile)."""
+    return any_store
 
 
 @pytest.mark.parametrize("item_id", BAD_MOVIE_IDS)

@@ -14,6 +14,7 @@ from recommendations.engine.artifact import (
     load_artifact,
     save_artifact,
 )
+from recommendations.engine.config import EngineConfig
 from recommendations.engine.errors import CorruptModel, ModelNotFound
 
 from .conftest import make_artifact
@@ -204,3 +205,55 @@ def test_a_model_of_an_unknown_format_is_refused(tmp_path: Path) -> None:
     (folder / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(CorruptModel):
         load_artifact(folder)
+
+
+def trained(model: str) -> ModelArtifact:
+    """A model of one kind trained through the production path (selection pinned to ``model``)."""
+    from recommendations.engine.train import train_model
+
+    from .conftest import timed_clusters
+    from .test_selection import config
+
+    return train_model(timed_clusters(), [], config(pinned_models={"*": model}))
+
+
+@pytest.mark.parametrize("model", ["ease", "als", "lightfm"])
+def test_a_trained_model_of_either_kind_serves_the_same_lists_after_saving_and_loading(
+    tmp_path: Path, model: str
+) -> None:
+    from recommendations.engine.serving import Recommender
+
+    original = trained(model)
+    loaded = load_artifact(save_artifact(original, tmp_path, "anime"))
+    assert loaded.kind == ("item_item" if model == "ease" else "factors")
+    assert loaded.metadata["selection"] == original.metadata["selection"]
+    users = original.user_ids[::17]
+    for user_id in users.tolist():
+        assert Recommender(loaded).recommend(user_id, k=5) == Recommender(original).recommend(user_id, k=5)
+    item = str(original.item_ids[0])
+    assert Recommender(loaded).similar_items(item, k=3) == Recommender(original).similar_items(item, k=3)
+    np.testing.assert_array_equal(
+        Recommender(loaded).recommend_batch(users, k=5).item_indices,
+        Recommender(original).recommend_batch(users, k=5).item_indices,
+    )
+
+
+def test_the_store_hot_reloads_trained_models_from_one_kind_to_the_other_and_back(tmp_path: Path) -> None:
+    from recommendations.engine.serving import Recommender
+
+    store = ModelStore(tmp_path)
+    for model, kind in (("ease", "item_item"), ("als", "factors"), ("ease", "item_item")):
+        newer = trained(model)
+        save_artifact(newer, tmp_path, "movies")
+        served = store.current("movies")
+        assert (served.kind, served.version) == (kind, newer.version)
+        assert Recommender(served).recommend(0, k=3) == Recommender(newer).recommend(0, k=3)
+
+
+def test_a_model_saved_with_the_retired_selection_budget_still_loads(tmp_path: Path) -> None:
+    folder = save_artifact(artifact(), tmp_path, "movies")
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["config"]["selection_budget_s"] = 120.0
+    del meta["config"]["training_budget_s"]
+    (folder / "meta.json").write_text(json.dumps(meta))
+    assert load_artifact(folder).config.training_budget_s == EngineConfig().training_budget_s

@@ -9,6 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from recommendations.engine.config import EngineConfig
+
 from .conftest import clustered_interactions
 
 
@@ -56,3 +58,23 @@ def test_an_unknown_engine_setting_fails_the_command(files: tuple[Path, Path]) -
 def test_a_missing_file_fails_the_command(files: tuple[Path, Path], tmp_path: Path) -> None:
     with pytest.raises(CommandError):
         call_command("evaluate_recommendations", "--train", tmp_path / "nope.csv", "--test", files[1])
+
+
+@override_settings(RECOMMENDATIONS_ENGINE={"no_components": 8, "epochs": 4, "ease_lambda_scales": [5.0]})
+def test_the_command_reports_each_candidate_the_chosen_one_and_popularity(files: tuple[Path, Path]) -> None:
+    out = StringIO()
+    call_command("evaluate_recommendations", "--train", files[0], "--test", files[1], "--k", "3", stdout=out)
+    lines = out.getvalue().strip().splitlines()
+    result = json.loads(lines[-1])
+    trials = result["selection"]["trials"]
+    assert {t["model"] for t in trials} == {"popularity", "ease", "als", "lightfm"}
+    text = "\n".join(lines[:-1])
+    for trial in trials:
+        assert trial["candidate"] in text
+    assert f"chosen: {result['chosen']} (" in text
+    window = result["selection"]["popularity_window_days"]
+    assert f"popularity(window_days={window:g})" in text
+    assert f"ndcg@3 {result['popularity']['ndcg@3']:.4f}" in text
+    assert f"ndcg@3 {result['model']['ndcg@3']:.4f}" in text
+    assert f"training_budget_s={EngineConfig().training_budget_s:g}" in text
+    assert result["selection"]["budget"]["total_s"] <= result["train_seconds"] + 0.01

@@ -141,3 +141,30 @@ def test_batch_top_k_is_what_recommend_gives_each_user() -> None:
 def test_the_popularity_baseline_batch_skips_seen_items() -> None:
     top = recommender().popular_batch(np.array([2], dtype=np.int64), k=3)
     assert top.tolist() == [[6, 5, 3]]  # i07 disliked and i04 seen are skipped
+
+
+def test_excluded_items_are_not_recommended() -> None:
+    result = recommender().recommend(2, k=3, exclude=["i01", "not-in-the-model"])
+    assert ids(result) == ["i02", "i05", "i06"]
+
+
+def test_a_new_dislike_removes_the_item_and_its_contribution() -> None:
+    from recommendations.engine.serving import History
+
+    # User 1 liked i00 (trained); now also likes i04 and dislikes i01, the model's best pick for them.
+    history = History.of(["i00", "i04", "i01"], [K.LIKED, K.LIKED, K.DISLIKED])
+    result = recommender().recommend(1, k=8, history=history)
+    assert "i01" not in ids(result)
+    assert {r.item_id: r.score for r in result.items}["i05"] == pytest.approx(0.7)  # from i04 alone
+    assert result.source == "fold_in"
+
+
+def test_a_user_the_model_never_saw_is_scored_exactly_from_their_history() -> None:
+    from recommendations.engine.serving import History
+
+    result = recommender().recommend(12345, k=2, history=History.of(["i04"], [K.LIKED]))
+    assert result.source == "fold_in"
+    assert [(r.item_id, round(r.score, 6), r.because_item_id) for r in result.items] == [
+        ("i05", 0.7, "i04"),
+        ("i01", 0.2, "i04"),
+    ]

@@ -109,7 +109,7 @@ def test_a_catalog_too_large_for_ease_skips_it_with_a_logged_reason(
 
 
 def test_a_candidate_the_budget_cannot_afford_is_skipped_and_popularity_still_measured() -> None:
-    selection = select_model(timed_clusters(), [], config(selection_budget_s=0.0))
+    selection = select_model(timed_clusters(), [], config(training_budget_s=0.0))
     assert selection.winner.model == "popularity"
     assert all(t.skipped for t in selection.trials if t.candidate.model != "popularity")
     assert all("budget" in (t.skipped or "") for t in selection.trials if t.candidate.model != "popularity")
@@ -141,3 +141,15 @@ def test_too_little_data_for_validation_serves_the_first_candidate_and_says_why(
     assert selection.winner.model == "ease"
     assert selection.split == "none"
     assert "no validation possible" in caplog.text
+
+
+def test_history_fading_is_only_tried_on_data_with_timestamps() -> None:
+    grids = {"candidates": ["ease"], "history_half_lives_days": [0.0, 30.0], "popularity_blends": [0.0, 0.3]}
+    timed = select_model(timed_clusters(), [], config(**grids))
+    assert any("history_half_life_days" in t.candidate.params for t in timed.trials)
+    rows = [(u, f"{'ab'[u % 2]}{(u + n) % 12:02d}", InteractionKind.LIKED, None, 0)
+            for u in range(120) for n in range(8)]  # fmt: skip
+    untimed = select_model(events(rows), [], config(**grids))
+    assert untimed.split == "random"
+    assert not any("history_half_life_days" in t.candidate.params for t in untimed.trials)
+    assert any("popularity_blend" in t.candidate.params for t in untimed.trials)

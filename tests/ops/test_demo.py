@@ -36,10 +36,11 @@ def test_make_demo_serves_and_its_printed_curl_lines_work(tmp_path: Path) -> Non
     # The demo's SQLite file and models go to a temporary folder, not the developer's .data/.
     env |= {"MUSICBUD_DATA_DIR": str(tmp_path / "data"), "PORT": str(port)}
     log = tmp_path / "demo.log"
+    env_file = tmp_path / "demo.env"  # not the developer's <repo>/.env
     with log.open("w") as out:
         demo = subprocess.Popen(
-            ["make", "demo", f"PORT={port}"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            ["make", "demo", f"PORT={port}", f"ENV_FILE={env_file}"], cwd=REPO, env=env, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 240
@@ -49,6 +50,7 @@ def test_make_demo_serves_and_its_printed_curl_lines_work(tmp_path: Path) -> Non
             time.sleep(0.5)
         text = log.read_text()
         assert f"Serving on http://127.0.0.1:{port}" in text
+        assert "DEBUG=true" in env_file.read_text()
         curls = [line.strip() for line in text.splitlines() if line.strip().startswith(("TOKEN=", "curl "))]
         assert len(curls) == 4, text
         outputs = subprocess.run(

@@ -48,6 +48,8 @@ ACCESS: dict[str, Access] = {
     "v1/recommendations/me/": _access("user", "DELETE"),
     "v1/recommendations/buds/": _access("user", "GET"),
     "v1/recommendations/buds/visibility/": _access("user", "GET", "POST"),
+    # The MusicBud app's guest mode: no token, no personal data, throttled per client address.
+    "v1/recommendations/public/": _access("public", "GET"),
     "v1/recommendations/status/": _access("user", "GET"),
     "v1/recommendations/train/models/": _access("staff", "POST"),
     "v1/recommendations/train/models/<int:run_id>/": _access("staff", "GET"),

@@ -54,8 +54,15 @@ class Command(BaseCommand):
             shown = f"ndcg@{report.k} {scored:.4f}" if scored is not None else f"skipped: {trial.get('skipped')}"
             self.stdout.write(f"  {trial['candidate']:<60} {shown}")
         self.stdout.write(f"chosen: {report.model_name} ({selection.get('reason')})")
-        for name in ("model", "popularity"):
+        self.stdout.write(f"test set, {report.users} users, {report.items} items:")
+        window = selection.get("popularity_window_days")
+        popular = "popularity" if window is None else f"popularity(window_days={window:g})"
+        for name, label in (("model", report.model_name), ("popularity", popular)):
             metrics = ", ".join(f"{key} {value:.4f}" for key, value in summary[name].items())
-            self.stdout.write(f"{name:<10} {metrics}")
-        self.stdout.write(f"users {report.users}, items {report.items}, final fit {report.fit_seconds:.1f}s")
+            self.stdout.write(f"  {name:<10} {metrics}  [{label}]")
+        budget = selection.get("budget") or {}
+        self.stdout.write(
+            f"training {report.train_seconds:.1f}s (selection {selection.get('seconds', 0.0):.1f}s, refit "
+            f"{budget.get('refit_s', 0.0):.1f}s; training_budget_s={budget.get('training_budget_s', 0.0):g})"
+        )
         self.stdout.write(json.dumps(summary))

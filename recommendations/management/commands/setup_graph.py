@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from musicbud.errors import MusicBudError
-from recommendations.data.neo4j_store import Neo4jInteractionStore
+from recommendations.data import get_graph_store
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            Neo4jInteractionStore().ensure_schema()
+            get_graph_store().ensure_schema()
         except MusicBudError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
         self.stdout.write("Neo4j constraints and indexes are in place.")

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
-        ("recommendations", "0002_traininglog"),
+        ("recommendations", "0003_graph_sightings_side_interactions"),
     ]
 
     operations = [
