@@ -56,7 +56,7 @@ def test_the_quick_start_commands_fail_in_a_plain_shell_and_work_with_the_env_fi
     assert "SECRET_KEY must be set" in without.stderr
     env = plain_shell(tmp_path, MUSICBUD_ENV_FILE=str(env_file))
     # A small engine keeps the test quick; set in the environment, it also shows the environment wins.
-    env["RECOMMENDATIONS_ENGINE"] = '{"no_components": 8, "epochs": 2, "num_threads": 1, "selection_budget_s": 5}'
+    env["RECOMMENDATIONS_ENGINE"] = '{"no_components": 8, "epochs": 2, "num_threads": 1, "training_budget_s": 5}'
     assert manage(env, "migrate", "-v0").returncode == 0
     seeded = manage(env, *seed)
     assert seeded.returncode == 0, seeded.stderr
