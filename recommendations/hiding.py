@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,10 +28,10 @@ from django.db import transaction
 from musicbud.errors import InvalidInput
 from recommendations import caching
 from recommendations.data import get_interaction_store
-from recommendations.data.validation import validate_item_ids
+from recommendations.data.validation import validate_item_id, validate_item_ids
 from recommendations.domain import ContentType
 from recommendations.engine import ModelArtifact
-from recommendations.errors import ItemNotFound
+from recommendations.errors import InvalidItemId, ItemNotFound
 from recommendations.models import HiddenItem
 
 logger = logging.getLogger(__name__)
@@ -181,3 +181,17 @@ async def unhide_items(*, content_type: ContentType, item_ids: Sequence[str], by
         len(changed), content_type.value, len(unchanged), by_user_id, " ".join(changed[:20]),
     )  # fmt: skip
     return HidingResult(content_type.value, tuple(changed), tuple(unchanged), invalidated)
+
+
+def read_item_ids(content_type: ContentType, lines: Iterable[str]) -> list[str]:
+    """Item ids from a file, one per line (blank lines and ``#`` comments skipped); a bad line is an error naming it."""
+    ids = []
+    for number, line in enumerate(lines, start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            ids.append(validate_item_id(content_type, text))
+        except InvalidItemId as exc:
+            raise InvalidItemId(f"line {number}: {exc.message}", line=number) from None
+    return ids
