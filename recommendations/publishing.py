@@ -29,8 +29,8 @@ from django.utils import timezone
 
 from musicbud.errors import Conflict, NotFound
 from recommendations.domain import ContentType
-from recommendations.engine import CorruptModel
-from recommendations.engine.artifact import current_version, list_versions, publish_version, read_metadata
+from recommendations.engine import CorruptModel, load_artifact
+from recommendations.engine.artifact import current_version, list_versions, publish_version
 from recommendations.models import TrainingLog, TrainingStatus
 from recommendations.training import acquire_training
 
@@ -158,7 +158,8 @@ def _candidates(selection: dict[str, Any]) -> tuple[Candidate, ...]:
 
 def _kept_version(type_dir: Path, version: str, served: str | None) -> KeptVersion:
     try:
-        meta = read_metadata(type_dir / version)
+        # Opened as serving would open it (memory-mapped, every file checked), so "kept" means "can be served".
+        meta = load_artifact(type_dir / version).metadata
     except CorruptModel as exc:
         return KeptVersion(version, version == served, error=str(exc))
     counts, metrics, selection = (_section(meta, name) for name in ("counts", "metrics", "selection"))

@@ -292,18 +292,6 @@ def current_version(model_dir: Path | str, content_type: str) -> str | None:
     return _read_pointer(Path(model_dir) / content_type)
 
 
-def read_metadata(folder: Path | str) -> dict[str, Any]:
-    """A saved version's ``meta.json`` alone (no arrays opened); CorruptModel when it is unreadable."""
-    path = Path(folder) / META
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise CorruptModel(f"{folder} has no readable {META}: {exc}") from exc
-    if not isinstance(meta, dict):
-        raise CorruptModel(f"{path} is not a JSON object")
-    return meta
-
-
 def list_versions(type_dir: Path) -> list[str]:
     if not type_dir.is_dir():
         return []
