@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ class Candidate:
 class KeptVersion:
     version: str
     served: bool
-    trained_at: str | None = None
+    trained_at: datetime | None = None
     model: str | None = None  # the chosen candidate's label, e.g. "ease(lambda_scale=20, popularity_blend=1)"
     users: int | None = None
     items: int | None = None
@@ -128,6 +129,15 @@ class TypeModels:
 
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _section(meta: dict[str, Any], name: str) -> dict[str, Any]:
@@ -166,11 +176,12 @@ def _kept_version(type_dir: Path, version: str, served: str | None) -> KeptVersi
     return KeptVersion(
         version=version,
         served=version == served,
-        trained_at=meta.get("trained_at"),
+        trained_at=_time(meta.get("trained_at")),
         model=meta.get("candidate") or meta.get("model"),
         users=counts.get("users"),
         items=counts.get("items"),
-        interactions=counts.get("interactions"),
+        # "events" in models saved before training recorded "interactions" (the same count).
+        interactions=counts.get("interactions", counts.get("events")),
         metrics=_metric_rows(metrics),
         auc=_number(metrics.get("auc")),
         split=metrics.get("split") or selection.get("split"),
