@@ -148,3 +148,8 @@ def test_with_the_graph_down_the_page_shows_which_parts_failed_and_the_rest(
     assert "(graph_unavailable)" in movies
     # Served from the model's copy of the history, as the API does while the graph is down.
     assert len(rows(table(movies, "recommendations"))) == 10
+
+
+def test_the_user_list_links_each_user_to_their_lookup(admin_client: Client, admin_user: Any) -> None:
+    page = admin_client.get("/admin/auth/user/").content.decode()
+    assert f'<a href="{LOOKUP}?user={admin_user.pk}">look up</a>' in page
