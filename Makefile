@@ -34,6 +34,8 @@ $(ENV_FILE):
 demo: install $(ENV_FILE)
 	$(EMBEDDED) $(PY) manage.py migrate --no-input
 	$(EMBEDDED) $(PY) manage.py demo_setup --base-url http://$(HOST):$(PORT)
+	# Four weeks of feedback through the event writer (which takes events that old only here), rolled up.
+	$(EMBEDDED) EVENTS_MAX_AGE_DAYS=28 $(PY) manage.py seed_demo_events
 	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	$(EMBEDDED) scripts/serve.sh $(HOST) $(PORT) 1
 

@@ -151,3 +151,8 @@ def click_position_counts(*, since: date, until: date) -> dict[int, int]:
 def training_history(*, limit: int = 50) -> list[TrainingLog]:
     """The latest finished-or-running training runs, oldest first (for a chart's x axis)."""
     return list(reversed(TrainingLog.objects.order_by("-started_at")[:limit]))
+
+
+def recent_user_events(*, user_id: int, limit: int = 20) -> list[RecommendationEvent]:
+    """One user's latest events, newest first (the index on user and time: no scan)."""
+    return list(RecommendationEvent.objects.filter(user_id=user_id).order_by("-created_at", "-id")[:limit])

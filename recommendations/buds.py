@@ -22,7 +22,8 @@ users.
 **Who can be a bud**: an active account that has not opted out (``BudOptOut``), is not the caller, and is not
 masked in a model the answer uses (forgotten since that model's data was read: left out of the whole
 answer). An opted-out caller is shown nobody. Nothing is returned about a bud but their id, their username,
-the score and up to ``REASON_ITEMS`` items the two have in common (what they both like most first).
+the score and up to ``REASON_ITEMS`` items the two have in common (what they both like most first; never an item
+operators hid, ``recommendations.hiding``).
 
 **Precomputed**: per served model version and process, what scoring reads besides the model (the norms of
 the user embeddings; for item-item models the weighted user x item matrix, its transpose and row norms),
@@ -49,7 +50,7 @@ from django.db import transaction
 from musicbud.auth import flags_before_save
 from musicbud.cache import CacheUnavailable, log_cache_error
 from musicbud.errors import GraphUnavailable
-from recommendations import caching, forgetting, recommending
+from recommendations import caching, forgetting, hiding, recommending
 from recommendations.data import get_interaction_store
 from recommendations.domain import ContentType, InteractionArrays
 from recommendations.engine import History, ModelArtifact, Recommender
@@ -303,8 +304,10 @@ def _page(
     return shown[offset:wanted]
 
 
-def _common_items(types: Sequence[TypeScores], bud_id: int) -> list[tuple[ContentType, str]]:
-    """Items both like, what they both like most first (product of the two weights), across types."""
+def _common_items(
+    types: Sequence[TypeScores], bud_id: int, hidden: dict[ContentType, frozenset[str]]
+) -> list[tuple[ContentType, str]]:
+    """Items both like that are not hidden, what they both like most first (product of the two weights)."""
     found: list[tuple[float, str, ContentType, str]] = []
     for t in types:
         row = t.artifact.user_index(bud_id)
@@ -315,7 +318,8 @@ def _common_items(types: Sequence[TypeScores], bud_id: int) -> list[tuple[Conten
         for item, weight in zip(t.positives.tolist(), t.positive_weights.tolist(), strict=True):
             if item in theirs:
                 item_id = str(t.artifact.item_ids[item])
-                found.append((-weight * theirs[item], item_id, t.content_type, item_id))
+                if item_id not in hidden[t.content_type]:
+                    found.append((-weight * theirs[item], item_id, t.content_type, item_id))
     found.sort(key=lambda entry: entry[:2])
     return [(ct, item_id) for _, _, ct, item_id in found[:REASON_ITEMS]]
 
@@ -371,7 +375,8 @@ async def get_buds(
         return _empty(content_type, limit, offset, "no_history", models)
     ranked, scores, weights = combine(types)
     page = await sync_to_async(_page)(ranked, scores, artifacts, limit, offset)
-    commons = await asyncio.to_thread(lambda: {uid: _common_items(types, uid) for uid, _, _ in page})
+    hidden = dict(zip(models, await asyncio.gather(*(hiding.hidden_ids(ct) for ct in models)), strict=True))
+    commons = await asyncio.to_thread(lambda: {uid: _common_items(types, uid, hidden) for uid, _, _ in page})
     needed: dict[ContentType, set[str]] = {}
     for shared in commons.values():
         for ct, item_id in shared:

@@ -7,6 +7,10 @@ generation, and every body computed under the old one stops matching at once, wi
 same on Redis and on the local-memory cache). The key holds everything else that shapes the answer (user,
 type, limit, offset, filters, model version, A/B variant), so a new model version changes the key by itself.
 
+A type's hidden items (``recommendations.hiding``) are cached the same way, under the type's generation: hiding
+or un-hiding an item bumps it, so the hidden set and every page, list and public list of the type computed with
+the old set stop matching together, on every worker.
+
 Reads and writes go through ``musicbud.cache`` (Redis' native asyncio client in production). A cache
 outage is never a request failure: a read becomes a miss and a write is skipped, logged once per interval.
 """
@@ -83,6 +87,10 @@ def public_key(*, types: Sequence[str], limit: int, model_versions: Sequence[str
     return _hashed("recs:public:", list(types), limit, list(model_versions))
 
 
+def hidden_key(content_type: str) -> str:
+    return f"recs:hidden:{content_type}"
+
+
 def popular_key(content_type: str) -> str:
     return pool_key("popular", content_type)
 
@@ -113,6 +121,12 @@ class GenerationalBody:
     @property
     def ttl_s(self) -> int:
         return int(settings.RECOMMENDATIONS_CACHE_TTL)
+
+    @property
+    def creates_generations(self) -> bool:
+        """Whether ``store`` starts a missing generation. A value read while another body is being computed (the
+        hidden set, during a page) must not: the page would then carry a generation value that lost the race."""
+        return True
 
     @property
     def keys(self) -> list[str]:
@@ -148,6 +162,8 @@ class GenerationalBody:
         generations: list[bytes | None] = (
             list(values_read[: len(names)]) if len(values_read) == len(names) + 1 else [None] * len(names)
         )
+        if not self.creates_generations and any(g is None for g in generations):
+            return
         new = {}
         for n, key in enumerate(names):
             if generations[n] is None:
@@ -236,6 +252,47 @@ class BudSlot(GenerationalBody):
         return [GLOBAL_GENERATION, BUDS_GENERATION, user_generation_key(self.user_id)]
 
 
+@dataclass(frozen=True)
+class PublicSlot(GenerationalBody):
+    """The guests' lists of some types (the same for every caller), valid for those types' generations."""
+
+    types: tuple[str, ...]
+    limit: int
+    model_versions: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return public_key(types=self.types, limit=self.limit, model_versions=self.model_versions)
+
+    @property
+    def generation_keys(self) -> list[str]:
+        return [GLOBAL_GENERATION, *(type_generation_key(content_type) for content_type in self.types)]
+
+    @property
+    def ttl_s(self) -> int:
+        return PUBLIC_TTL_S
+
+
+@dataclass(frozen=True)
+class HiddenSlot(GenerationalBody):
+    """A type's hidden item ids (a JSON list), valid for the type's generation, which hiding bumps."""
+
+    content_type: str
+
+    @property
+    def key(self) -> str:
+        return hidden_key(self.content_type)
+
+    @property
+    def generation_keys(self) -> list[str]:
+        return [GLOBAL_GENERATION, type_generation_key(self.content_type)]
+
+    @property
+    def creates_generations(self) -> bool:
+        # Read while a page or list is computed: that body's store starts the generations, then this is cached.
+        return False
+
+
 async def _bump(*keys: str) -> None:
     try:
         await cache.write({key: uuid.uuid4().hex.encode() for key in keys}, ttl_s=None)
@@ -261,7 +318,21 @@ async def invalidate_buds() -> None:
 
 
 async def invalidate_type(content_type: str) -> None:
+    """Forget everything cached of one type: every user's pages, the lists, the public lists, the hidden set."""
     await _bump(type_generation_key(content_type))
+
+
+async def invalidate_hidden(content_type: str) -> bool:
+    """After items of the type were hidden or un-hidden: the type's cached answers and every bud list (whose
+    items in common may show them), in one round trip. False when the cache did not answer: the caller says
+    so, since cached answers may then show the change late (within ``RECOMMENDATIONS_CACHE_TTL``)."""
+    try:
+        keys = (type_generation_key(content_type), BUDS_GENERATION)
+        await cache.write({key: uuid.uuid4().hex.encode() for key in keys}, ttl_s=None)
+    except CacheUnavailable as exc:
+        log_cache_error(exc)
+        return False
+    return True
 
 
 async def invalidate_all() -> None:
@@ -317,22 +388,3 @@ async def store_catalog_index(content_type: str, raw: bytes) -> None:
     await _store_fresh_and_last_good(
         catalog_index_key(content_type), catalog_index_last_good_key(content_type), raw, CATALOG_INDEX_TTL_S
     )
-
-
-# --- the guests' public lists (rendered bodies, the same for every caller) ---------------------------------
-
-
-async def cached_public(key: str) -> bytes | None:
-    try:
-        (body,), _ = await cache.read([key])
-    except CacheUnavailable as exc:
-        log_cache_error(exc)
-        return None
-    return body
-
-
-async def store_public(key: str, body: bytes) -> None:
-    try:
-        await cache.write({key: body}, ttl_s=PUBLIC_TTL_S)
-    except CacheUnavailable as exc:
-        log_cache_error(exc)

@@ -9,7 +9,8 @@ read from the file a chunk at a time.
 A user the model does not know gets the model's popular items (``source: popularity``), as does a user
 forgotten since the model's data was read (``recommendations.forgetting``): their row is never used. Items
 a user had at training time are never exported for them (the batch path excludes them); interactions since
-the model was trained are not read: a campaign goes out from the nightly model.
+the model was trained are not read: a campaign goes out from the nightly model. Items hidden when the export
+starts (``recommendations.hiding``) are exported for nobody.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from musicbud.errors import InvalidInput
-from recommendations import forgetting, recommending
+from recommendations import forgetting, hiding, recommending
 from recommendations.domain import ContentType
 from recommendations.engine import ModelArtifact, Recommender
 
@@ -76,6 +77,7 @@ def export_recommendations(
         raise NothingToExport(content_type=content_type.value)
     recommender = Recommender(artifact)
     masked = forgetting.all_masked_in(artifact)
+    allowed = hiding.model_allowed(artifact, None, frozenset(hiding.stored_hidden_ids(content_type)))
     summary = ExportSummary(model_version=artifact.version)
     writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
     if writer is not None:
@@ -87,7 +89,7 @@ def export_recommendations(
         if masked:
             # -1 is no user of any model: the batch path serves it popularity, as for an unknown user.
             scored[np.isin(chunk, np.fromiter(masked, dtype=np.int64, count=len(masked)))] = -1
-        batch = recommender.recommend_batch(scored, k=limit)
+        batch = recommender.recommend_batch(scored, k=limit, allowed=allowed)
         for row, user_id in enumerate(chunk.tolist()):
             source = "popularity" if batch.from_popularity[row] else "model"
             picks = [

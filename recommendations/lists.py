@@ -12,6 +12,8 @@ with the filters of every list (``recommendations.filtering``) applied before th
   first (``CatalogIndex.newest_first``). Every catalog item is listed, trained on or not: new items are
   what this list is for, and a model knows no item without interactions. It has no scores to re-rank, so
   ``diversity`` is refused there.
+
+Items operators hid (``recommendations.hiding``) are in none of them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 
-from recommendations import recommending
+from recommendations import hiding, recommending
 from recommendations.domain import ContentType
 from recommendations.engine import ModelArtifact, Recommender
 from recommendations.engine.serving import BoolArray
@@ -84,13 +86,16 @@ def _ranked_from_model(
     return [(str(artifact.item_ids[i]), float(scores[i])) for i in ranked.tolist()]
 
 
-async def _latest(content_type: ContentType, *, limit: int, offset: int, filters: ListFilters) -> list[str]:
+async def _latest(
+    content_type: ContentType, *, limit: int, offset: int, filters: ListFilters, hidden: frozenset[str]
+) -> list[str]:
     index = await catalog_index(content_type)
     order = index.newest_first()
     keep = index.allowed(filters)
-    if filters.exclude:
-        hidden = index.positions(np.asarray(filters.exclude, dtype=np.str_))
-        keep[hidden[hidden >= 0]] = False
+    left_out = sorted({*filters.exclude, *hidden})
+    if left_out:
+        positions = index.positions(np.asarray(left_out, dtype=np.str_))
+        keep[positions[positions >= 0]] = False
     chosen = order[keep[order]][offset : offset + limit]
     return [str(index.item_ids[i]) for i in chosen.tolist()]
 
@@ -107,15 +112,15 @@ async def get_item_list(
     """One page of a browsing list of one type; ``artifact`` is the type's served model (None: none yet)."""
     source = list_source(name, artifact)
     diversity = filters.diversity if source == recommending.MODEL_SOURCE else 0.0
+    hidden = await hiding.hidden_ids(content_type)
     scored: list[tuple[str, float | None]]
     if name == "latest":
         if filters.diversity > 0:
             raise InvalidFilter("The latest list is ordered by recency: it cannot be diversified.", field="diversity")
-        scored = [
-            (item_id, None) for item_id in await _latest(content_type, limit=limit, offset=offset, filters=filters)
-        ]
+        latest = await _latest(content_type, limit=limit, offset=offset, filters=filters, hidden=hidden)
+        scored = [(item_id, None) for item_id in latest]
     elif artifact is not None:
-        allowed = await model_mask(content_type, artifact.item_ids, filters)
+        allowed = hiding.model_allowed(artifact, await model_mask(content_type, artifact.item_ids, filters), hidden)
         scored = list(
             await asyncio.to_thread(
                 _ranked_from_model, artifact, name, limit=limit, offset=offset, filters=filters, allowed=allowed
@@ -123,7 +128,7 @@ async def get_item_list(
         )
     else:
         pool = await recommending.filtered_pool(
-            content_type, await recommending.scored_pool(name, content_type), filters, set()
+            content_type, await recommending.scored_pool(name, content_type), filters, set(hidden)
         )
         scored = list(pool[offset : offset + limit])
     catalog = await recommending.catalog_entries(content_type, [item_id for item_id, _ in scored])

@@ -40,6 +40,46 @@ class Item(models.Model):
         return f"{self.content_type}:{self.external_id} {self.title}"
 
 
+class CatalogEntry(Item):
+    """The admin's catalog pages (search, hide, similar items) and their permissions.
+
+    A proxy for a URL and permissions only: the pages read the configured store's catalog (Neo4j or this
+    table) through the data service, never this table directly.
+    """
+
+    class Meta:
+        proxy = True
+        verbose_name = "catalog item"
+        verbose_name_plural = "catalog"
+
+
+class HiddenItem(models.Model):
+    """An item an operator took out of circulation: it is in no list, page or similar-items answer until
+    un-hidden (``recommendations.hiding``). Models keep it (un-hiding needs no retraining).
+
+    Here, not in the store, for both stores alike: hiding is this service's serving rule, not catalog data.
+    MusicBud's graph nodes are MusicBud's (its importers rewrite them), the flag must survive a catalog
+    re-import, and who hid what and when is an operator's record like the training logs.
+    ``item_id`` is the external id, not a foreign key: with Neo4j the catalog is not in this database.
+    """
+
+    content_type = models.CharField(max_length=8, choices=CONTENT_TYPE_CHOICES)
+    item_id = models.CharField(max_length=16)
+    hidden_at = models.DateTimeField(default=timezone.now)
+    hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["content_type", "item_id"], name="rec_hidden_item_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.content_type}:{self.item_id} hidden"
+
+
 class Interaction(models.Model):
     user_id = models.BigIntegerField()
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="interactions")
@@ -68,6 +108,8 @@ class TrainingStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped (data unchanged)"
+    # Not a training: an operator put an older kept version back into service (recommendations.publishing).
+    ROLLED_BACK = "rolled_back", "Rolled back"
 
 
 class TrainingLog(models.Model):
@@ -108,6 +150,18 @@ class TrainingLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.content_type} {self.status} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ServedModel(TrainingLog):
+    """The admin's models page (per type: the served version, the kept ones, roll back) and its permissions.
+
+    A proxy for a URL and permissions only: the page reads the models on disk and their training logs.
+    """
+
+    class Meta:
+        proxy = True
+        verbose_name = "served model"
+        verbose_name_plural = "models"
 
 
 class PendingInteraction(models.Model):

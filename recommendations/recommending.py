@@ -16,7 +16,7 @@ import numpy as np
 from django.conf import settings
 
 from musicbud.errors import GraphUnavailable
-from recommendations import caching, forgetting
+from recommendations import caching, forgetting, hiding
 from recommendations.data import get_interaction_store
 from recommendations.data.validation import validate_item_id
 from recommendations.domain import CatalogItem, ContentType, InteractionArrays
@@ -215,7 +215,8 @@ async def popular_pool(content_type: ContentType) -> caching.PopularPool:
 async def filtered_pool(
     content_type: ContentType, pool: caching.PopularPool, filters: ListFilters, hidden: set[str]
 ) -> caching.PopularPool:
-    """A pool's entries that pass the filters and are neither hidden by the client nor in ``hidden``."""
+    """A pool's entries that pass the filters and are neither excluded by the client nor in ``hidden`` (what the
+    user has seen, the items operators hid)."""
     hidden = hidden | set(filters.exclude)
     kept = [(item_id, score) for item_id, score in pool if item_id not in hidden]
     if not filters.narrows or not kept:
@@ -259,10 +260,16 @@ def _score_with_model(
 
 
 async def _score_without_model(
-    content_type: ContentType, history: InteractionArrays | None, limit: int, offset: int, filters: ListFilters
+    content_type: ContentType,
+    history: InteractionArrays | None,
+    *,
+    limit: int,
+    offset: int,
+    filters: ListFilters,
+    hidden: frozenset[str],
 ) -> list[_Ranked]:
     seen = set() if history is None else set(history.item_ids.tolist())
-    pool = await filtered_pool(content_type, await popular_pool(content_type), filters, seen)
+    pool = await filtered_pool(content_type, await popular_pool(content_type), filters, seen | hidden)
     return [_Ranked(item_id, score, REASON_POPULAR) for item_id, score in pool[offset : offset + limit]]
 
 
@@ -287,16 +294,20 @@ async def get_recommendations(
 ) -> RecommendationPage:
     """One page of a user's recommendations of one type, freshly scored by what ``serving`` names.
 
-    ``filters`` apply before the ranking is cut into pages (``recommendations.filtering``).
+    ``filters`` apply before the ranking is cut into pages (``recommendations.filtering``), and so do hidden
+    items (``recommendations.hiding``).
     """
     content_type, artifact = serving.content_type, serving.artifact
     filters = filters or ListFilters()
     history = await _user_history(content_type, user_id, artifact)
+    hidden = await hiding.hidden_ids(content_type)
     if artifact is None:
-        ranked = await _score_without_model(content_type, history, limit, offset, filters)
+        ranked = await _score_without_model(
+            content_type, history, limit=limit, offset=offset, filters=filters, hidden=hidden
+        )
         source, diversity = POPULARITY_SOURCE, 0.0
     else:
-        allowed = await model_mask(content_type, artifact.item_ids, filters)
+        allowed = hiding.model_allowed(artifact, await model_mask(content_type, artifact.item_ids, filters), hidden)
         ranked, source = await asyncio.to_thread(
             _score_with_model,
             artifact,
@@ -333,13 +344,19 @@ async def get_recommendations(
 async def get_similar_items(
     *, content_type: ContentType, item_id: str, limit: int, offset: int = 0, filters: ListFilters | None = None
 ) -> SimilarItems:
-    """Items most similar to one item in the served model (filtered before the ranking is paged)."""
+    """Items most similar to one item in the served model (filtered before the ranking is paged).
+
+    Hidden items are never among them. A hidden item's own neighbours are still answered: they are other,
+    visible items, and the admin's catalog page shows them for the hidden item too.
+    """
     validate_item_id(content_type, item_id)
     filters = filters or ListFilters()
     artifact = current_model(content_type)
     if artifact is None or artifact.item_index(item_id) is None:
         raise ItemNotFound(item_id=item_id, content_type=content_type.value)
-    allowed = await model_mask(content_type, artifact.item_ids, filters)
+    allowed = hiding.model_allowed(
+        artifact, await model_mask(content_type, artifact.item_ids, filters), await hiding.hidden_ids(content_type)
+    )
     if filters.exclude:
         allowed = np.ones(artifact.n_items, dtype=bool) if allowed is None else allowed
         allowed[np.isin(artifact.item_ids, np.asarray(filters.exclude, dtype=np.str_))] = False

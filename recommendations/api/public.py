@@ -1,10 +1,10 @@
 """The guests' lists, ``GET /v1/recommendations/public/``: what the MusicBud app shows before anyone logs in.
 
 The body is the envelope the app reads (``{"success", "message", "data": {"movies": [...], ...},
-"is_personalized": false}``), rendered once and cached for everyone (``caching.public_key``: a new model
-changes the key); the lists come from ``lists.get_public_lists`` and hold no user data at all. A type
-that cannot be served because a dependency is down gets empty lists and an entry in ``errors``; only when
-no requested type can be served does the call fail (503).
+"is_personalized": false}``), rendered once and cached for everyone (``caching.PublicSlot``: a new model
+changes the key, hiding an item bumps its type's generation); the lists come from ``lists.get_public_lists``
+and hold no user data at all. A type that cannot be served because a dependency is down gets empty lists and
+an entry in ``errors``; only when no requested type can be served does the call fail (503).
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ MESSAGE = "Popular and trending items, the same for every guest."
 async def public_body(*, types: list[ContentType], limit: int) -> tuple[bytes, CacheState]:
     """The rendered body for these types (cached), and whether it came from the cache."""
     versions = [recommending.current_model(ct) for ct in types]
-    key = caching.public_key(
-        types=[ct.value for ct in types], limit=limit,
-        model_versions=[a.version if a is not None else recommending.POPULARITY_SOURCE for a in versions],
+    slot = caching.PublicSlot(
+        types=tuple(ct.value for ct in types), limit=limit,
+        model_versions=tuple(a.version if a is not None else recommending.POPULARITY_SOURCE for a in versions),
     )  # fmt: skip
-    cached = await caching.cached_public(key)
+    cached, values = await slot.lookup()
     if cached is not None:
         return cached, "hit"
     results = await asyncio.gather(*(lists.get_public_lists(ct, limit=limit) for ct in types), return_exceptions=True)
@@ -52,5 +52,5 @@ async def public_body(*, types: list[ContentType], limit: int) -> tuple[bytes, C
         raise first
     body = {"success": True, "message": MESSAGE, "data": data, "is_personalized": False, "errors": errors}
     rendered = render(PublicRecommendationsSerializer(body).data)
-    await caching.store_public(key, rendered)
+    await slot.store(rendered, values)
     return rendered, "miss"

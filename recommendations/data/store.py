@@ -171,6 +171,11 @@ class InteractionStore(abc.ABC):
     def all_interactions(self, content_type: ContentType | str) -> InteractionArrays:
         return InteractionArrays.concat(list(self.iter_interactions(content_type)))
 
+    def item_interactions(self, content_type: ContentType | str, item_id: str) -> InteractionArrays:
+        """Every interaction with one item (the admin's catalog page counts them)."""
+        ct = parse_content_type(content_type)
+        return canonical_order(ct, self._item_interactions(ct, [validate_item_id(ct, item_id)]))
+
     def user_history(self, content_type: ContentType | str, user_id: int) -> InteractionArrays:
         ct = parse_content_type(content_type)
         return canonical_order(ct, self._user_history(ct, validate_user_id(user_id)))

@@ -272,6 +272,26 @@ def _switch_current(type_dir: Path, version: str) -> None:
     _fsync_dir(type_dir)
 
 
+def publish_version(model_dir: Path | str, content_type: str, version: str) -> ModelArtifact:
+    """Serve a kept version again (a roll back): the same pointer switch that ends ``save_artifact``.
+
+    The folder is loaded and checked first, so a missing or corrupt version raises (``ModelNotFound``,
+    ``CorruptModel``) and ``CURRENT`` is left as it was. Nothing is pruned: every kept version stays.
+    """
+    type_dir = Path(model_dir) / content_type
+    if version not in list_versions(type_dir):
+        raise ModelNotFound(f"no {content_type} model version {version!r} is kept in {type_dir}")
+    artifact = load_artifact(type_dir / version)
+    _switch_current(type_dir, version)
+    logger.info("%s model %s published again (roll back)", content_type, version)
+    return artifact
+
+
+def current_version(model_dir: Path | str, content_type: str) -> str | None:
+    """The version ``CURRENT`` names (None before the first save); raises CorruptModel for a bad pointer."""
+    return _read_pointer(Path(model_dir) / content_type)
+
+
 def list_versions(type_dir: Path) -> list[str]:
     if not type_dir.is_dir():
         return []

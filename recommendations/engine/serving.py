@@ -506,10 +506,12 @@ class Recommender:
         k: int = 10,
         chunk_size: int = 256,
         workers: int | None = None,
+        allowed: BoolArray | None = None,
     ) -> BatchRecommendations:
         """Top-k for many users from their stored histories (matrix-matrix products in chunks).
 
-        Users unknown to the model get popularity. The order is the one ``recommend`` gives a user
+        Users unknown to the model get popularity. ``allowed`` (one flag per item) keeps only the flagged
+        items, for everyone (the export leaves hidden items out). The order is the one ``recommend`` gives a user
         without a fresh history (score, then item index), up to float rounding: a matrix product
         may sum in another order than a matrix-vector product. Chunks run on ``workers`` threads
         (default: one per CPU); numpy releases the GIL in the heavy parts, so this scales even when
@@ -529,6 +531,8 @@ class Recommender:
             at = known[start : start + chunk_size]
             chunk = self.score_rows(rows[at])
             self._mask_seen(chunk, rows[at])
+            if allowed is not None:
+                chunk[:, ~allowed] = -np.inf
             items[at], scores[at] = _top_k_rows(chunk, k)  # disjoint rows: no lock needed
 
         starts = range(0, known.shape[0], chunk_size)
@@ -541,7 +545,10 @@ class Recommender:
                 list(pool.map(run, starts))  # list() re-raises a worker's exception here
         cold = np.flatnonzero(rows < 0)
         if cold.shape[0]:
-            popular = top_indices(np.asarray(art.popularity, dtype=np.float32), k)
+            popularity = np.array(art.popularity, dtype=np.float32)
+            if allowed is not None:
+                popularity[~allowed] = -np.inf
+            popular = top_indices(popularity, k)
             items[cold, : popular.shape[0]] = popular
             scores[cold, : popular.shape[0]] = art.popularity[popular]
         items[~np.isfinite(scores)] = -1

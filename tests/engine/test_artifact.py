@@ -12,6 +12,7 @@ from recommendations.engine.artifact import (
     ModelArtifact,
     ModelStore,
     load_artifact,
+    publish_version,
     save_artifact,
 )
 from recommendations.engine.config import EngineConfig
@@ -57,6 +58,30 @@ def test_the_store_notices_a_newer_model_without_a_restart(tmp_path: Path) -> No
     newer = artifact(2.0)
     save_artifact(newer, tmp_path, "movies")
     assert store.current("movies").version == newer.version
+
+
+def test_publishing_a_kept_older_version_switches_the_pointer_back_and_the_store_follows(tmp_path: Path) -> None:
+    older, newer = artifact(), artifact(2.0)
+    save_artifact(older, tmp_path, "movies")
+    save_artifact(newer, tmp_path, "movies")
+    store = ModelStore(tmp_path)
+    assert store.current("movies").version == newer.version
+    publish_version(tmp_path, "movies", older.version)
+    assert (tmp_path / "movies" / CURRENT).read_text().strip() == older.version
+    assert store.current("movies").version == older.version
+    assert store.versions("movies") == sorted([older.version, newer.version])
+
+
+def test_publishing_a_version_not_kept_or_corrupt_leaves_the_pointer_alone(tmp_path: Path) -> None:
+    older, newer = artifact(), artifact(2.0)
+    save_artifact(older, tmp_path, "movies")
+    save_artifact(newer, tmp_path, "movies")
+    with pytest.raises(ModelNotFound):
+        publish_version(tmp_path, "movies", "20200101T000000000000Z-000000")
+    (tmp_path / "movies" / older.version / "popularity.npy").write_bytes(b"\x93NUMPY")
+    with pytest.raises(CorruptModel):
+        publish_version(tmp_path, "movies", older.version)
+    assert (tmp_path / "movies" / CURRENT).read_text().strip() == newer.version
 
 
 def test_a_store_without_a_model_raises_model_not_found(tmp_path: Path) -> None:

@@ -30,6 +30,23 @@ def _answers(url: str) -> bool:
         return False
 
 
+def admin_page(base: str, demo_output: str, path: str) -> str:
+    """A page of the demo's admin, logged in through its login form as the printed admin user."""
+    found = re.search(r"passwords: admin '([^']+)'", demo_output)
+    assert found, demo_output[-2000:]
+    with httpx.Client(base_url=base, timeout=30) as http:
+        login = http.get("/admin/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text)
+        assert token
+        http.post(
+            "/admin/login/?next=/admin/",
+            data={"username": "admin", "password": found.group(1), "csrfmiddlewaretoken": token.group(1)},
+        )
+        page = http.get(path)
+        assert page.status_code == 200, page.text[:500]
+        return page.text
+
+
 def test_make_demo_serves_and_its_printed_curl_lines_work(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "NEO4J_"))}
@@ -65,6 +82,10 @@ def test_make_demo_serves_and_its_printed_curl_lines_work(tmp_path: Path) -> Non
         assert every_type["errors"] == {}
         assert len(similar["items"]) == 5
         assert re.fullmatch(r"\d{8}T\d{6}\d*Z-[0-9a-f]+", movies["model_version"])
+        assert re.search(r"demo events: \d+ new events of 30 accounts over 28 days", text), text[-2000:]
+        dashboard = admin_page(f"http://127.0.0.1:{port}", text, "/admin/analytics/dailymetric/dashboard/?days=30")
+        assert "No data in this period" not in dashboard  # every chart has points on the first run
+        assert dashboard.count('class="series"') >= 4
     finally:
         os.killpg(demo.pid, signal.SIGTERM)
         demo.wait(timeout=30)

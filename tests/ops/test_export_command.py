@@ -99,3 +99,21 @@ def test_without_a_model_there_is_nothing_to_export(settings: Any, tmp_path: Pat
     settings.MODEL_DIR = tmp_path / "none"
     with pytest.raises(CommandError, match="nothing_to_export"):
         export("--type", "movies", "--all")
+
+
+def test_hidden_items_are_exported_for_nobody(models: Path, tmp_path: Path) -> None:
+    from recommendations.models import HiddenItem
+
+    users = tmp_path / "users.txt"
+    users.write_text("5\n6\n999999\n")
+    before = [json.loads(line) for line in export("--type", "movies", "--users", str(users)).splitlines()]
+    hidden = {before[0]["items"][0]["item_id"], before[2]["items"][0]["item_id"]}  # a personal and a popular pick
+    HiddenItem.objects.bulk_create(HiddenItem(content_type="movies", item_id=item_id) for item_id in hidden)
+
+    after = [json.loads(line) for line in export("--type", "movies", "--users", str(users)).splitlines()]
+
+    for old, new in zip(before, after, strict=True):
+        kept = [item["item_id"] for item in old["items"] if item["item_id"] not in hidden]
+        assert [item["item_id"] for item in new["items"]][: len(kept)] == kept
+        assert len(new["items"]) == len(old["items"])
+        assert not hidden & {item["item_id"] for item in new["items"]}

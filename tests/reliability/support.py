@@ -104,6 +104,8 @@ class LiveServer:
 
     def __init__(self, log_dir: Path, **env: str | None) -> None:
         self.port = free_port()
+        # serve.sh's own variable; one worker unless a test asks for more.
+        self.workers = env.pop("SERVE_WORKERS", None) or "1"
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"server-{self.port}.log"
         self.env = process_env(
@@ -119,7 +121,7 @@ class LiveServer:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            ["bash", str(REPO / "scripts" / "serve.sh"), "127.0.0.1", str(self.port), "1"],
+            ["bash", str(REPO / "scripts" / "serve.sh"), "127.0.0.1", str(self.port), self.workers],
             env={**self.env, "VENV_BIN": str(VENV_BIN)},
             cwd=REPO,
             stdout=log,
