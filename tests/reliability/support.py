@@ -59,7 +59,7 @@ def database_url(settings_dict: Mapping[str, Any]) -> str:
     return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
 
 
-def mint_access_token(user_id: int, *, secret: str = SERVER_SECRET, minutes: int = 30) -> str:
+def mint_access_token(user_id: int, *, secret: str = SERVER_SECRET, minutes: int = 30, staff: bool = False) -> str:
     """An access token exactly as simplejwt issues one, signed with the live server's key."""
     now = datetime.now(UTC)
     claims = {
@@ -68,12 +68,13 @@ def mint_access_token(user_id: int, *, secret: str = SERVER_SECRET, minutes: int
         "jti": uuid.uuid4().hex,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(minutes=minutes)).timestamp()),
+        "is_staff": staff,  # musicbud.auth.STAFF_CLAIM
     }
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def bearer(user_id: int) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_access_token(user_id)}"}
+def bearer(user_id: int, *, staff: bool = False) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_access_token(user_id, staff=staff)}"}
 
 
 def process_env(**values: str | None) -> dict[str, str]:
@@ -102,8 +103,9 @@ def manage(*args: str, env: Mapping[str, str], timeout: float = 120) -> subproce
 class LiveServer:
     """scripts/serve.sh (granian) serving musicbud.asgi:application on 127.0.0.1 with production settings."""
 
-    def __init__(self, log_dir: Path, **env: str | None) -> None:
+    def __init__(self, log_dir: Path, *, workers: int = 1, **env: str | None) -> None:
         self.port = free_port()
+        self.workers = workers
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"server-{self.port}.log"
         self.env = process_env(
@@ -119,7 +121,7 @@ class LiveServer:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            ["bash", str(REPO / "scripts" / "serve.sh"), "127.0.0.1", str(self.port), "1"],
+            ["bash", str(REPO / "scripts" / "serve.sh"), "127.0.0.1", str(self.port), str(self.workers)],
             env={**self.env, "VENV_BIN": str(VENV_BIN)},
             cwd=REPO,
             stdout=log,
