@@ -31,7 +31,8 @@ __all__ = ["graph_source"]
 
 STAFF_ID = 900
 # LightFM with many epochs: a training of one type that holds its lock for seconds, so the other
-# server's request surely comes while it runs (400 epochs took 0.36 s here, 6,000 held it 11.9 s under two servers; selection fits twice).
+# server's request surely comes while it runs (400 epochs took 0.36 s here; 6,000 held the lock
+# 11.9 s with both servers up; selection fits twice).
 SLOW_ENGINE = {**FAST_ENGINE, "epochs": 3000}
 POLL_S = 60.0
 
