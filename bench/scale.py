@@ -1,0 +1,166 @@
+"""What a retrain and a served model cost as the data grows: measured here, fitted, extrapolated.
+
+Run: ``OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/scale.py`` (about 6 min on the 2 vCPUs; ``--sizes``
+and ``--iterations`` change it). For each size (default 0.25M, 1M and 4M interactions; 20 per user,
+items drawn from a Zipf-like popularity over 20,000 items, so a few are hot and most are rare):
+
+- the refit of an ALS model as training runs it (``fit_candidate`` of engine/candidates.py: the
+  weighted matrix, the fit, the artifact's popularity and seen lists), locally (implicit, 2 threads)
+  and on Spark (MLlib on local[2], the same matrix written as Parquet and read by Spark);
+- the served model's size: the artifact's files as ``save_artifact`` writes them (what a server
+  memory-maps; resident once every page has been touched), against the formula of docs/capacity.md.
+
+Then the time model ``seconds = a + b * positives`` (ALS is linear in the positive pairs at a fixed
+rank and iteration count; ``a`` is the fixed part: the JVM's job planning and the Parquet hand-over on
+Spark) is fitted by least squares to each trainer's points and printed with each point's error, and
+checked by fitting it to the two smaller points only and predicting the largest. Last line: JSON.
+
+``--iterations`` defaults to 5 (the engine trains 15: ALS's time is linear in its iterations, so the
+15-iteration time is 3x the fitted ``b`` part); it keeps Spark's 4M point near two minutes here.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as in the server; implicit sets its own threads
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from recommendations.domain import InteractionArrays, InteractionKind
+from recommendations.engine.artifact import save_artifact
+from recommendations.engine.candidates import Candidate, Context, fit_candidate
+from recommendations.engine.config import EngineConfig
+from recommendations.engine.matrix import build_interaction_matrix
+from recommendations.engine.spark import SparkOptions, spark_session
+
+ITEMS = 20_000
+PER_USER = 20
+FACTORS = 32
+ITEM_ID_CHARS = 9  # "tt0111161": IMDb ids, the longest of our id formats
+
+
+def synthetic(n: int, seed: int = 0) -> InteractionArrays:
+    """``n`` interactions of ``n / PER_USER`` users; item popularity ~ 1/rank (Zipf-like), kinds mixed."""
+    rng = np.random.default_rng(seed)
+    users = np.repeat(np.arange(n // PER_USER, dtype=np.int64), PER_USER)
+    rank = np.minimum((rng.pareto(1.0, n) * 50).astype(np.int64), ITEMS - 1)
+    kinds = rng.choice([InteractionKind.LIKED, InteractionKind.WATCHED, InteractionKind.DISLIKED], n, p=[0.6, 0.3, 0.1])
+    return InteractionArrays(
+        user_ids=users,
+        item_ids=np.char.add("tt", np.char.zfill(rank.astype(np.str_), ITEM_ID_CHARS - 2)),
+        kinds=kinds.astype(np.int8),
+        values=np.full(n, np.nan, dtype=np.float32),
+        timestamps=1_700_000_000 + rng.integers(0, 180 * 86_400, n),
+    )
+
+
+def model_bytes(users: int, items: int, pairs: int, factors: int) -> int:
+    """The served artifact's arrays (docs/capacity.md): factors, ids and per-item scores, seen lists."""
+    per_user = 8 + 4 + 8 + 4 * factors  # id, bias, seen_indptr, factors
+    per_item = 4 * ITEM_ID_CHARS + 4 * 4 + 4 * factors  # id (UTF-32), bias, norm, popularity, trending
+    per_pair = 4 + 4 + 8  # seen index, weight, timestamp
+    return users * per_user + items * per_item + pairs * per_pair
+
+
+def refit(arrays: InteractionArrays, config: EngineConfig, model: str, spark: SparkOptions | None) -> dict[str, Any]:
+    started = time.perf_counter()
+    matrix = build_interaction_matrix(arrays, config)
+    matrix_s = time.perf_counter() - started
+    ctx = Context(matrix=matrix, arrays=arrays, catalog=[], config=config, spark=spark)
+    regularization = config.spark_als_regularizations[0] if model == "spark_als" else config.als_regularizations[0]
+    candidate = Candidate(model, {"factors": float(FACTORS), "regularization": regularization, "alpha": 5.0})
+    artifact = fit_candidate(ctx, candidate)
+    total = time.perf_counter() - started
+    return {"artifact": artifact, "seconds": total, "matrix_s": matrix_s, "fit_s": artifact.metadata["fit_seconds"]}
+
+
+def fit_line(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Least squares ``y = a + b x``."""
+    b, a = np.polyfit(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), 1)
+    return float(a), float(b)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=float, nargs="+", default=[0.25e6, 1e6, 4e6])
+    parser.add_argument("--iterations", type=int, default=5)
+    parser.add_argument("--spark-master", default="local[2]")
+    parser.add_argument("--no-spark", action="store_true")
+    args = parser.parse_args()
+    config = EngineConfig.from_overrides({"als_iterations": args.iterations, "num_threads": 2})
+    workdir = Path(tempfile.mkdtemp(prefix="musicbud-scale-"))
+    spark = None if args.no_spark else SparkOptions(master=args.spark_master, staging_dir=workdir / "spark")
+    if spark is not None:
+        started = time.perf_counter()
+        spark_session(spark)
+        print(f"Spark session on {spark.master}: {time.perf_counter() - started:.1f}s (once per process)")
+        # A just-started JVM compiles its hot paths on the first jobs: the first fit of 20k interactions
+        # took 22.6 s, the next ones of 40k and 80k 4.9 s. Not timed, as bench/extract.py warms Neo4j up.
+        started = time.perf_counter()
+        refit(synthetic(20_000, seed=1), config, "spark_als", spark)
+        print(f"Spark warm-up fit: {time.perf_counter() - started:.1f}s (not counted)")
+    points: list[dict[str, Any]] = []
+    for size in sorted(int(s) for s in args.sizes):
+        arrays = synthetic(size)
+        point: dict[str, Any] = {"interactions": size}
+        for model in ("als", *(() if spark is None else ("spark_als",))):
+            result = refit(arrays, config, model, spark)
+            artifact = result["artifact"]
+            trainer = "local" if model == "als" else "spark"
+            point[trainer] = {k: round(v, 2) for k, v in result.items() if k != "artifact"}
+            if model == "als":
+                folder = save_artifact(artifact, workdir / "models", "movies", keep=1)
+                pairs = int(artifact.seen.indices.shape[0])
+                point |= {
+                    "users": artifact.n_users, "items": artifact.n_items, "pairs": pairs,
+                    "positives": int(artifact.metadata["counts"]["positives"]),
+                    "model_bytes": sum(p.stat().st_size for p in folder.glob("*.npy")),
+                    "formula_bytes": model_bytes(artifact.n_users, artifact.n_items, pairs, FACTORS),
+                }  # fmt: skip
+            print(f"{size:>9,} interactions  {trainer:5}  refit {result['seconds']:6.1f}s "
+                  f"(matrix {result['matrix_s']:.1f}s, fit {result['fit_s']:.1f}s)", flush=True)  # fmt: skip
+        print(f"{'':>9}  model {point['model_bytes'] / 2**20:.1f} MiB on disk, formula "
+              f"{point['formula_bytes'] / 2**20:.1f} MiB ({point['users']:,} users x {point['items']:,} items, "
+              f"{point['positives']:,} positives)", flush=True)  # fmt: skip
+        points.append(point)
+
+    fits: dict[str, Any] = {}
+    print(f"\nTime model: seconds = a + b * positives ({FACTORS} factors, {args.iterations} iterations)")
+    for trainer in ("local", *(() if spark is None else ("spark",))):
+        xs = [float(p["positives"]) for p in points]
+        ys = [float(p[trainer]["seconds"]) for p in points]
+        a, b = fit_line(xs, ys)
+        errors = [(a + b * x - y) / y for x, y in zip(xs, ys, strict=True)]
+        fit: dict[str, Any] = {"a_s": round(a, 3), "b_s_per_million": round(b * 1e6, 3),
+                               "errors": [round(e, 3) for e in errors]}  # fmt: skip
+        line = f"  {trainer:5}: a = {a:.2f}s, b = {b * 1e6:.2f}s per million positives; errors " + ", ".join(
+            f"{e:+.1%}" for e in errors
+        )
+        if len(points) >= 3:
+            a2, b2 = fit_line(xs[:-1], ys[:-1])
+            predicted = a2 + b2 * xs[-1]
+            fit["holdout"] = {"predicted_s": round(predicted, 2), "measured_s": round(ys[-1], 2),
+                              "error": round((predicted - ys[-1]) / ys[-1], 3)}  # fmt: skip
+            line += f"; fitted on the smaller points, the largest is predicted {predicted:.1f}s vs {ys[-1]:.1f}s"
+            line += f" ({(predicted - ys[-1]) / ys[-1]:+.1%})"
+        print(line)
+        fits[trainer] = fit
+    memory_errors = [(p["formula_bytes"] - p["model_bytes"]) / p["model_bytes"] for p in points]
+    print("Memory formula vs files: " + ", ".join(f"{e:+.2%}" for e in memory_errors))
+    print(json.dumps({"iterations": args.iterations, "factors": FACTORS, "points": points, "time_model": fits,
+                      "memory_formula_errors": [round(e, 4) for e in memory_errors]}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
