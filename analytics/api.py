@@ -23,7 +23,15 @@ class EventInputSerializer(serializers.Serializer[EventInput]):
     event = serializers.ChoiceField(choices=EventKind.choices)
     position = serializers.IntegerField(min_value=0, max_value=MAX_POSITION, required=False, allow_null=True)
     model_version = serializers.CharField(max_length=MAX_ID_LENGTH, required=False, allow_blank=True, default="")
-    created_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    created_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None,
+        help_text="when it happened (client clock, with a time zone): up to EVENTS_MAX_AGE_DAYS old; default now",
+    )  # fmt: skip
+    value = serializers.FloatField(required=False, allow_null=True, default=None, help_text="rated: the rating")
+    scale = serializers.FloatField(
+        required=False, allow_null=True, default=None, help_text="rated: the top of the rating's scale (5, 10, 100)"
+    )
+    rank = serializers.IntegerField(required=False, allow_null=True, default=None, help_text="top_list_add: 1 = top")
 
 
 class EventBatchSerializer(serializers.Serializer[list[EventInput]]):
@@ -44,12 +52,16 @@ def parse_events(data: Any) -> list[EventInput]:
 class RecommendationEventsApi(ApiView):
     """Idempotent by client_event_id per user: 201 when something new was stored, 200 when all were known.
 
-    Answers 2xx only after the events are committed; a database outage is 503 and the client retries.
+    Answers 2xx only after the events are committed; a database outage is 503 and the client retries. An
+    accepted event's interaction change reaches the store even if the store is down now (the outbox).
     """
 
     class OutputSerializer(serializers.Serializer[Any]):
         stored = serializers.IntegerField()
         duplicates = serializers.IntegerField()
+        pending = serializers.IntegerField(
+            help_text="the caller's interaction changes the store has not taken yet (applied later, in order)"
+        )
 
     @extend_schema(
         request=PolymorphicProxySerializer(
@@ -60,5 +72,7 @@ class RecommendationEventsApi(ApiView):
     async def post(self, request: Request) -> Response:
         events = parse_events(request.data)
         result = await recommendation_events_record(user_id=caller_id(request), events=events)
-        body = self.OutputSerializer({"stored": len(result.stored), "duplicates": len(result.duplicates)}).data
+        body = self.OutputSerializer(
+            {"stored": len(result.stored), "duplicates": len(result.duplicates), "pending": result.pending}
+        ).data
         return Response(body, status=201 if result.stored else 200)

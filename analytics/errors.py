@@ -15,6 +15,13 @@ class InvalidEvent(InvalidInput):
     default_message = "The event is not valid."
 
 
+class EventInFuture(InvalidEvent):
+    """``created_at`` is later than now by more than the allowed clock skew (``EVENTS_MAX_CLOCK_SKEW_S``)."""
+
+    code = "event_in_future"
+    default_message = "The event's time is in the future."
+
+
 class EventsUnavailable(DependencyUnavailable):
     """The database did not store the events: the client must retry (the retry is idempotent)."""
 

@@ -12,11 +12,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
-from analytics.errors import EventsUnavailable, InvalidEvent
+from analytics.errors import EventInFuture, EventsUnavailable, InvalidEvent
 from analytics.models import (
     CONTENT_TYPE_CHOICES,
     DailyMetric,
@@ -26,11 +27,12 @@ from analytics.models import (
     engagement_rate,
 )
 from analytics.types import EventInput, EventsRecorded
+from recommendations import caching, outbox
 from recommendations.data.validation import validate_item_id
 from recommendations.domain import ContentType
-from recommendations.errors import InvalidItemId
+from recommendations.errors import InvalidInteraction, InvalidItemId
 from recommendations.experiments import assign_variant
-from recommendations.feedback import FeedbackEvent, apply_feedback_events
+from recommendations.feedback import InteractionChange, interaction_change
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +40,7 @@ MAX_BATCH = 500
 MAX_POSITION = 10_000
 # Matches the CharField lengths of RecommendationEvent: longer values would be a database error.
 MAX_ID_LENGTH = 64
-# A client clock ahead of ours is skew: the event happened now. An event older than this is rejected,
-# because the daily rollup (yesterday and today by default) would never count it.
-MAX_EVENT_AGE = timedelta(hours=24)
 CONTENT_TYPES = frozenset(value for value, _ in CONTENT_TYPE_CHOICES)
-FEEDBACK_KINDS = frozenset({EventKind.LIKE.value, EventKind.DISLIKE.value})
 
 _COLUMNS = (
     "user_id",
@@ -50,11 +48,20 @@ _COLUMNS = (
     "item_id",
     "event",
     "position",
+    "value",
+    "scale",
+    "rank",
     "model_version",
     "variant",
     "client_event_id",
     "created_at",
 )
+
+
+def max_event_age() -> timedelta:
+    """How old an event may be (``EVENTS_MAX_AGE_DAYS``): older ones are refused, because the daily rollup,
+    which recomputes that many days, would never count them."""
+    return timedelta(days=settings.EVENTS_MAX_AGE_DAYS)
 
 
 @dataclass(frozen=True)
@@ -64,12 +71,34 @@ class _Row:
     item_id: str
     event: str
     position: int | None
+    value: float | None
+    scale: float | None
+    rank: int | None
     model_version: str
     created_at: datetime
+    change: InteractionChange | None  # what it does to the user's interactions, if anything
 
 
 def _invalid(index: int, field: str, message: str) -> InvalidEvent:
     return InvalidEvent(message, index=index, field=field)
+
+
+def _created_at(index: int, event: EventInput, now: datetime) -> datetime:
+    """The event's time: the client's, refused beyond the age limit or the clock skew, else clamped to now."""
+    created_at = event.created_at or now
+    if timezone.is_naive(created_at):
+        raise _invalid(index, "created_at", "created_at must carry a time zone.")
+    if created_at < now - max_event_age():
+        raise _invalid(index, "created_at", f"created_at is more than {max_event_age().days} days in the past.")
+    skew = timedelta(seconds=settings.EVENTS_MAX_CLOCK_SKEW_S)
+    if created_at > now + skew:
+        raise EventInFuture(
+            f"created_at is more than {skew.total_seconds():g} s ahead of the server's clock.",
+            index=index,
+            field="created_at",
+        )
+    # A client clock ahead of ours by less than the skew: the event happened now.
+    return min(created_at, now)
 
 
 def _validated(index: int, event: EventInput, now: datetime) -> _Row:
@@ -91,19 +120,26 @@ def _validated(index: int, event: EventInput, now: datetime) -> _Row:
         raise _invalid(index, "event", f"event must be one of {', '.join(EventKind.values)}.")
     if event.position is not None and not 0 <= event.position <= MAX_POSITION:
         raise _invalid(index, "position", f"position must be between 0 and {MAX_POSITION}.")
-    created_at = event.created_at or now
-    if timezone.is_naive(created_at):
-        raise _invalid(index, "created_at", "created_at must carry a time zone.")
-    if created_at < now - MAX_EVENT_AGE:
-        raise _invalid(index, "created_at", f"created_at is more than {MAX_EVENT_AGE} in the past.")
+    created_at = _created_at(index, event, now)
+    try:
+        change = interaction_change(
+            content_type=event.content_type, item_id=event.item_id, event=event.event, created_at=created_at,
+            value=event.value, scale=event.scale, rank=event.rank,
+        )  # fmt: skip
+    except InvalidInteraction as exc:
+        raise _invalid(index, str(exc.details.get("field", "event")), exc.message) from None
     return _Row(
         client_event_id=event.client_event_id,
         content_type=event.content_type,
         item_id=event.item_id,
         event=event.event,
         position=event.position,
+        value=event.value,
+        scale=event.scale,
+        rank=event.rank,
         model_version=event.model_version,
-        created_at=min(created_at, now),
+        created_at=created_at,
+        change=change,
     )
 
 
@@ -130,25 +166,50 @@ def _insert_new(*, user_id: int, variant: str, rows: Sequence[_Row]) -> set[str]
             row.item_id,
             row.event,
             row.position,
+            row.value,
+            row.scale,
+            row.rank,
             row.model_version,
             variant,
             row.client_event_id,
             connection.ops.adapt_datetimefield_value(row.created_at),
         ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {client_event_id for (client_event_id,) in cursor.fetchall()}
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    new_ids: set[str]
+    drained: outbox.Drained
+
+
+def _store_and_apply(*, user_id: int, variant: str, rows: Sequence[_Row]) -> _Recorded:
+    """Store the events and queue their interaction changes in one transaction, then try to apply them.
+
+    Only the changes of events stored now are queued: a retried event was queued when it was first stored,
+    and queueing it again would re-apply an old change after a newer one. The changes are applied in the
+    same thread right after (``outbox.try_drain_user``); whatever the store does not take now stays queued.
+    """
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return {client_event_id for (client_event_id,) in cursor.fetchall()}
+        with outbox.user_transaction(outbox.INSERT_LOCK, user_id, wait=True):
+            new_ids = _insert_new(user_id=user_id, variant=variant, rows=rows)
+            changes = [row.change for row in rows if row.change is not None and row.client_event_id in new_ids]
+            outbox.enqueue(user_id, changes)
     except (OperationalError, InterfaceError) as exc:
         # Connection-level failures only: a constraint or data error here is a bug and stays a 500.
         raise EventsUnavailable() from exc
+    return _Recorded(new_ids, outbox.try_drain_user(user_id, queued=len(changes)))
 
 
 async def recommendation_events_record(*, user_id: int, events: Sequence[EventInput]) -> EventsRecorded:
-    """Store a batch of one user's events once each (by client_event_id), then apply likes and dislikes.
+    """Store a batch of one user's events once each (by client_event_id); their interaction changes reach the
+    store through the outbox (at once if it answers, else by the background drain).
 
-    The variant is assigned here, never taken from the client. Returns which client ids were new and
-    which were already stored (a retried batch, or a repeat inside the batch).
+    The variant is assigned here, never taken from the client. Returns which client ids were new, which were
+    already stored (a retried batch, or a repeat inside the batch), and how many of the user's changes are
+    still pending.
     """
     if not events:
         raise InvalidEvent("At least one event is required.", field="events")
@@ -160,18 +221,13 @@ async def recommendation_events_record(*, user_id: int, events: Sequence[EventIn
         row = _validated(index, event, now)
         unique.setdefault(row.client_event_id, row)
     variant = assign_variant(user_id)
-    new_ids = await sync_to_async(_insert_new)(user_id=user_id, variant=variant, rows=list(unique.values()))
+    recorded = await sync_to_async(_store_and_apply)(user_id=user_id, variant=variant, rows=list(unique.values()))
+    if recorded.drained.applied:
+        await caching.invalidate_user(user_id)
+    if recorded.drained.stopped != "done":
+        logger.warning("user %s: %d interaction changes wait for the store", user_id, recorded.drained.pending)
 
-    # Likes and dislikes of the whole batch, duplicates included: applying feedback is idempotent, and a
-    # batch retried because this step failed must get its feedback applied on the retry.
-    feedback = [
-        FeedbackEvent(content_type=row.content_type, item_id=row.item_id, event=row.event, created_at=row.created_at)
-        for row in unique.values()
-        if row.event in FEEDBACK_KINDS
-    ]
-    if feedback:
-        await apply_feedback_events(user_id, feedback)
-
+    new_ids = set(recorded.new_ids)
     stored: list[str] = []
     duplicates: list[str] = []
     for event in events:
@@ -181,7 +237,9 @@ async def recommendation_events_record(*, user_id: int, events: Sequence[EventIn
             new_ids.discard(event.client_event_id)
         else:
             duplicates.append(event.client_event_id)
-    return EventsRecorded(stored=tuple(stored), duplicates=tuple(duplicates), variant=variant)
+    return EventsRecorded(
+        stored=tuple(stored), duplicates=tuple(duplicates), variant=variant, pending=recorded.drained.pending
+    )
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:

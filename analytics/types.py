@@ -16,14 +16,20 @@ class EventInput:
     event: str
     position: int | None = None
     model_version: str = ""
+    # A rating's value and scale (rated), a top-list rank (top_list_add); None for every other event.
+    value: float | None = None
+    scale: float | None = None
+    rank: int | None = None
     # Client clock; None means "now". The service clamps and bounds it.
     created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class EventsRecorded:
-    """Outcome of recording one batch: which client ids were new and which were already stored."""
+    """Outcome of recording one batch: which client ids were new and which were already stored, and how many
+    of the user's interaction changes still wait for the interaction store (applied later, never lost)."""
 
     stored: tuple[str, ...]
     duplicates: tuple[str, ...]
     variant: str
+    pending: int = 0

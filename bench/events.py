@@ -116,15 +116,15 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def recreate_database(admin_url: str, *, create: bool) -> None:
+def recreate_database(admin_url: str, *, create: bool, name: str = BENCH_DB) -> None:
     # Through importlib: the project pins no psycopg2 type stubs, and this is the only direct use.
     psycopg2: Any = importlib.import_module("psycopg2")
     connection = psycopg2.connect(admin_url)
     connection.autocommit = True
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         if create:
-            cursor.execute(f"CREATE DATABASE {BENCH_DB}")
+            cursor.execute(f"CREATE DATABASE {name}")
     connection.close()
 
 

@@ -5,11 +5,13 @@
   it, ``settings.API_FAST_PATH`` (if set) names an ASGI app that answers the hottest requests without
   Django's request cycle and hands every other request to Django unchanged.
 - Everything else (the admin, the API docs' static files) goes to Django with the full ``MIDDLEWARE``.
-- Lifespan: on shutdown, this worker's Neo4j and cache clients are closed.
+- Lifespan: at start-up, the background tasks named by ``settings.LIFESPAN_TASKS`` start (the interaction
+  outbox's drain); on shutdown they are cancelled and this worker's Neo4j and cache clients closed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from django.core.asgi import get_asgi_application
@@ -58,11 +60,16 @@ api_application = _api_application()
 async def _lifespan(receive: Receive, send: Send) -> None:
     from musicbud import cache, graph
 
+    tasks: list[asyncio.Task[None]] = []
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            tasks = [asyncio.create_task(import_string(path)()) for path in settings.LIFESPAN_TASKS]
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await graph.close_async_driver()
             await cache.close()
             await send({"type": "lifespan.shutdown.complete"})

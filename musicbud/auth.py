@@ -176,9 +176,16 @@ def remember_flags(sender: Any, instance: Any, **kwargs: Any) -> None:
     instance._flags_before_save = before
 
 
+def flags_before_save(instance: Any) -> dict[str, bool] | None:
+    """A user's ``is_active`` and ``is_staff`` before the save being handled (None for a new user), for
+    post_save receivers (``remember_flags`` records them)."""
+    before: dict[str, bool] | None = getattr(instance, "_flags_before_save", None)
+    return before
+
+
 def deny_on_demotion(sender: Any, instance: Any, created: bool = False, **kwargs: Any) -> None:
     """post_save: deactivation, or losing staff status, revokes the tokens issued before it."""
-    before = getattr(instance, "_flags_before_save", None)
+    before = flags_before_save(instance)
     if before is None:
         return
     if (before["is_active"] and not instance.is_active) or (before["is_staff"] and not instance.is_staff):

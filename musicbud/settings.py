@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "musicbud.apps.ProjectConfig",
     "recommendations",
     "analytics",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -176,6 +177,18 @@ RECOMMENDATIONS_CACHE_TTL = env_int("RECOMMENDATIONS_CACHE_TTL", 3600, minimum=1
 RECOMMENDATIONS_EXPERIMENT = env_json_object("RECOMMENDATIONS_EXPERIMENT") or None
 # Seconds after which a training run still marked running is taken for dead and its lock released.
 TRAINING_LOCK_TTL = env_int("TRAINING_LOCK_TTL", 6 * 3600, minimum=60)
+# Seconds between the web process's background passes over the interaction outbox (accepted feedback the
+# store did not take yet, e.g. while the graph was down); 0 leaves it to `manage.py drain_interaction_outbox`.
+OUTBOX_DRAIN_INTERVAL_S = env_int("OUTBOX_DRAIN_INTERVAL_S", 10, minimum=0)
+# Coroutine functions every web worker runs from start-up to shutdown (musicbud/asgi.py's lifespan).
+LIFESPAN_TASKS = ["recommendations.outbox.run_drainer"]
+
+# --- Events ---------------------------------------------------------------------------------------
+# Mobile clients buffer events offline: one up to this many days old is accepted (the daily rollup
+# recomputes as many days back). A client clock ahead of ours by up to the skew is taken as now; further
+# ahead is refused (400 event_in_future).
+EVENTS_MAX_AGE_DAYS = env_int("EVENTS_MAX_AGE_DAYS", 7, minimum=1)
+EVENTS_MAX_CLOCK_SKEW_S = env_int("EVENTS_MAX_CLOCK_SKEW_S", 300, minimum=0)
 
 # --- Training on Spark (recommendations/engine/spark.py) ---------------------------------------------
 # Where each type trains: "local" (this machine; selection among EASE, ALS, LightFM) or "spark" (Spark
@@ -238,6 +251,13 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from our own static files (drf-spectacular-sidecar), no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # One schema name per set of choices that several fields share.
+    "ENUM_NAME_OVERRIDES": {
+        "ContentTypeEnum": ["movies", "manga", "anime"],
+        "ContentTypeOrAllEnum": ["all", "movies", "manga", "anime"],
+        "PageSourceEnum": ["model", "popularity"],
+        "ListSourceEnum": ["model", "popularity", "catalog"],
+    },
 }
 
 # --- Auth, i18n, static -----------------------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""Admin of the recommender: training runs (their log, and starting new ones)."""
+"""Admin of the recommender: training runs (their log, and starting new ones), and the interaction outbox."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -15,7 +16,9 @@ from django.utils.safestring import SafeString
 
 from musicbud.admin_base import ReadOnlyAdmin, badge
 from musicbud.errors import MusicBudError
-from recommendations.models import CONTENT_TYPE_CHOICES, TrainingLog, TrainingStatus
+from recommendations import caching
+from recommendations.models import CONTENT_TYPE_CHOICES, PendingInteraction, TrainingLog, TrainingStatus
+from recommendations.outbox import drain_pending
 
 STATUS_COLORS = {
     TrainingStatus.RUNNING: "#2563eb",
@@ -129,3 +132,33 @@ class TrainingLogAdmin(ReadOnlyAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra_context = {**(extra_context or {}), "can_start_training": self.has_start_permission(request)}
         return super().changelist_view(request, extra_context)
+
+
+@admin.register(PendingInteraction)
+class PendingInteractionAdmin(ReadOnlyAdmin):
+    """The interaction outbox: accepted feedback the store has not taken yet (normally empty)."""
+
+    list_display = (
+        "id",
+        "accepted_at",
+        "user_id",
+        "content_type",
+        "item_id",
+        "kind",
+        "remove",
+        "attempts",
+        "last_error",
+    )
+    list_filter = ("content_type", "remove")
+    ordering = ("id",)
+    actions = ["drain_outbox"]
+
+    @admin.action(description="Drain the outbox now (every user's changes, in order)")
+    def drain_outbox(self, request: HttpRequest, queryset: QuerySet[PendingInteraction]) -> None:
+        summary = drain_pending()
+        async_to_sync(caching.invalidate_users)(summary.changed_users)
+        level = messages.WARNING if summary.store_unavailable else messages.SUCCESS
+        note = " The interaction store is unavailable." if summary.store_unavailable else ""
+        self.message_user(
+            request, f"Applied {summary.applied}, dropped {summary.dropped}; {summary.pending} pending.{note}", level
+        )

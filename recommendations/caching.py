@@ -1,10 +1,11 @@
-"""Every cached dataset of the recommender, one key function each: pages, the popular pool, generations.
+"""Every cached dataset of the recommender, one key function each: pages, lists, buds, pools, the catalog index.
 
-Recommendation pages are stored as the rendered response body, so a hit costs no serialization. A page is
-valid for the *generations* it was computed under (global, per type, per user): invalidation writes a new
-generation, and every page computed under the old one stops matching at once, without scanning keys (the
-same on Redis and on the local-memory cache). The page's key holds everything else that shapes the answer
-(user, type, limit, offset, model version, A/B variant), so a new model version changes the key by itself.
+Recommendation pages, browsing lists and bud lists are stored as the rendered response body, so a hit costs no
+serialization. Each is valid for the *generations* it was computed under (global and per type for all of them;
+per user for a user's pages and buds; the buds generation for bud lists): invalidation writes a new
+generation, and every body computed under the old one stops matching at once, without scanning keys (the
+same on Redis and on the local-memory cache). The key holds everything else that shapes the answer (user,
+type, limit, offset, filters, model version, A/B variant), so a new model version changes the key by itself.
 
 Reads and writes go through ``musicbud.cache`` (Redis' native asyncio client in production). A cache
 outage is never a request failure: a read becomes a miss and a write is skipped, logged once per interval.
@@ -15,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from django.conf import settings
 
@@ -24,15 +26,20 @@ from musicbud import cache
 from musicbud.cache import CacheUnavailable, log_cache_error
 
 GLOBAL_GENERATION = "recs:gen:global"
+# Bumped when someone may no longer be shown as a bud (an opt-out, a forgotten or deactivated user): every
+# bud list, of every user, is computed again.
+BUDS_GENERATION = "recs:gen:buds"
 POPULAR_TTL_S = 600
 # The guests' public lists: the same for everyone, so one copy serves every caller for this long (a new
 # model changes the key at once).
 PUBLIC_TTL_S = 300
 # Long enough to cover a graph outage; refreshed whenever the graph answers.
 POPULAR_LAST_GOOD_TTL_S = 7 * 24 * 3600
+# The catalog's genres, years and ids for filters and the latest list: a catalog edit shows within this.
+CATALOG_INDEX_TTL_S = 600
 _GENERATIONS_END = b"\n"
 
-Generations = tuple[bytes, bytes, bytes]
+PoolName = Literal["popular", "trending"]
 
 
 def type_generation_key(content_type: str) -> str:
@@ -43,51 +50,76 @@ def user_generation_key(user_id: int) -> str:
     return f"recs:gen:user:{user_id}"
 
 
-def page_key(*, user_id: int, content_type: str, limit: int, offset: int, model_version: str, variant: str) -> str:
-    raw = json.dumps([user_id, content_type, limit, offset, model_version, variant])
+def _hashed(prefix: str, *parts: object) -> str:
     # A hash of everything that shapes the answer, not the user id in clear.
-    return "recs:page:" + hashlib.sha256(raw.encode()).hexdigest()[:40]
+    return prefix + hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:40]
+
+
+def page_key(
+    *, user_id: int, content_type: str, limit: int, offset: int, model_version: str, variant: str, filters: str = ""
+) -> str:
+    return _hashed("recs:page:", user_id, content_type, limit, offset, model_version, variant, filters)
+
+
+def list_key(*, name: str, content_type: str, limit: int, offset: int, filters: str, source_version: str) -> str:
+    """A browsing list (popular, trending, latest): the same for every caller."""
+    return _hashed("recs:list:", name, content_type, limit, offset, filters, source_version)
+
+
+def buds_key(*, user_id: int, content_type: str, limit: int, offset: int, model_versions: Sequence[str]) -> str:
+    return _hashed("recs:buds:", user_id, content_type, limit, offset, list(model_versions))
+
+
+def pool_key(name: PoolName, content_type: str) -> str:
+    return f"recs:{name}:{content_type}"
+
+
+def pool_last_good_key(name: PoolName, content_type: str) -> str:
+    return f"recs:{name}-last-good:{content_type}"
 
 
 def public_key(*, types: Sequence[str], limit: int, model_versions: Sequence[str]) -> str:
     """The guests' lists (GET /v1/recommendations/public/): shaped by the types, the limit and the served models."""
-    raw = json.dumps([list(types), limit, list(model_versions)])
-    return "recs:public:" + hashlib.sha256(raw.encode()).hexdigest()[:40]
+    return _hashed("recs:public:", list(types), limit, list(model_versions))
 
 
 def popular_key(content_type: str) -> str:
-    return f"recs:popular:{content_type}"
+    return pool_key("popular", content_type)
 
 
 def popular_last_good_key(content_type: str) -> str:
-    return f"recs:popular-last-good:{content_type}"
+    return pool_last_good_key("popular", content_type)
 
 
-@dataclass(frozen=True)
-class PageSlot:
-    """Where one page of one user's recommendations is cached, and the generations it depends on."""
+def catalog_index_key(content_type: str) -> str:
+    return f"recs:catalog-index:{content_type}"
 
-    user_id: int
-    content_type: str
-    limit: int
-    offset: int
-    model_version: str
-    variant: str
+
+def catalog_index_last_good_key(content_type: str) -> str:
+    return f"recs:catalog-index-last-good:{content_type}"
+
+
+class GenerationalBody:
+    """A rendered body cached under ``key``, valid for the generations named by ``generation_keys``."""
 
     @property
     def key(self) -> str:
-        return page_key(
-            user_id=self.user_id, content_type=self.content_type, limit=self.limit, offset=self.offset,
-            model_version=self.model_version, variant=self.variant,
-        )  # fmt: skip
+        raise NotImplementedError
+
+    @property
+    def generation_keys(self) -> list[str]:
+        raise NotImplementedError
+
+    @property
+    def ttl_s(self) -> int:
+        return int(settings.RECOMMENDATIONS_CACHE_TTL)
 
     @property
     def keys(self) -> list[str]:
-        """What one lookup reads: the three generations, then the page."""
-        return [GLOBAL_GENERATION, type_generation_key(self.content_type), user_generation_key(self.user_id), self.key]
+        """What one lookup reads: the generations, then the body."""
+        return [*self.generation_keys, self.key]
 
-    @staticmethod
-    def body(values: Sequence[bytes | None]) -> bytes | None:
+    def body(self, values: Sequence[bytes | None]) -> bytes | None:
         """The cached body from the values of ``keys``, if it was cached under the current generations."""
         *generations, page = values
         if page is None or any(g is None for g in generations):
@@ -108,35 +140,124 @@ class PageSlot:
         """Cache ``body`` under the generations read before it was computed (an invalidation meanwhile wins).
 
         A missing generation (new, or evicted) starts at a fresh unique value, never at a constant (a
-        constant could make pages cached before an eviction valid again), written only if still missing, in
-        the same round trip as the page. If another request created it meanwhile, this page carries a value
-        the generation does not have: it never matches, and the next request computes the page again.
+        constant could make bodies cached before an eviction valid again), written only if still missing, in
+        the same round trip as the body. If another request created it meanwhile, this body carries a value
+        the generation does not have: it never matches, and the next request computes it again.
         """
-        generations: list[bytes | None] = list(values_read[:3]) if len(values_read) == 4 else [None, None, None]
+        names = self.generation_keys
+        generations: list[bytes | None] = (
+            list(values_read[: len(names)]) if len(values_read) == len(names) + 1 else [None] * len(names)
+        )
         new = {}
-        for n, key in enumerate(self.keys[:3]):
+        for n, key in enumerate(names):
             if generations[n] is None:
                 generations[n] = new[key] = uuid.uuid4().hex.encode()
         tag = b"|".join(g for g in generations if g is not None)
         try:
-            await cache.write(
-                {self.key: tag + _GENERATIONS_END + body}, ttl_s=settings.RECOMMENDATIONS_CACHE_TTL, unless_set=new
-            )
+            await cache.write({self.key: tag + _GENERATIONS_END + body}, ttl_s=self.ttl_s, unless_set=new)
         except CacheUnavailable as exc:
-            # The page was computed; not caching it only costs the next request a recomputation.
+            # The body was computed; not caching it only costs the next request a recomputation.
             log_cache_error(exc)
 
 
-async def _bump(key: str) -> None:
+@dataclass(frozen=True)
+class PageSlot(GenerationalBody):
+    """Where one page of one user's recommendations is cached, and the generations it depends on."""
+
+    user_id: int
+    content_type: str
+    limit: int
+    offset: int
+    model_version: str
+    variant: str
+    filters: str = ""  # ListFilters.cache_tag(): "" without filters
+
+    @property
+    def key(self) -> str:
+        return page_key(
+            user_id=self.user_id, content_type=self.content_type, limit=self.limit, offset=self.offset,
+            model_version=self.model_version, variant=self.variant, filters=self.filters,
+        )  # fmt: skip
+
+    @property
+    def generation_keys(self) -> list[str]:
+        return [GLOBAL_GENERATION, type_generation_key(self.content_type), user_generation_key(self.user_id)]
+
+
+@dataclass(frozen=True)
+class ListSlot(GenerationalBody):
+    """A page of a browsing list, shared by every caller. ``source_version``: the model version, or what the
+    list came from without one ("popularity", "catalog"), whose pools live shorter."""
+
+    name: str
+    content_type: str
+    limit: int
+    offset: int
+    filters: str
+    source_version: str
+    from_model: bool
+
+    @property
+    def key(self) -> str:
+        return list_key(
+            name=self.name, content_type=self.content_type, limit=self.limit, offset=self.offset,
+            filters=self.filters, source_version=self.source_version,
+        )  # fmt: skip
+
+    @property
+    def generation_keys(self) -> list[str]:
+        return [GLOBAL_GENERATION, type_generation_key(self.content_type)]
+
+    @property
+    def ttl_s(self) -> int:
+        # Without a model the list follows the data service's pools (and the catalog index): as short-lived.
+        return super().ttl_s if self.from_model else min(super().ttl_s, POPULAR_TTL_S)
+
+
+@dataclass(frozen=True)
+class BudSlot(GenerationalBody):
+    """One page of one user's buds ("all" or one type), for the model versions that computed it."""
+
+    user_id: int
+    content_type: str
+    limit: int
+    offset: int
+    model_versions: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return buds_key(
+            user_id=self.user_id, content_type=self.content_type, limit=self.limit, offset=self.offset,
+            model_versions=self.model_versions,
+        )  # fmt: skip
+
+    @property
+    def generation_keys(self) -> list[str]:
+        return [GLOBAL_GENERATION, BUDS_GENERATION, user_generation_key(self.user_id)]
+
+
+async def _bump(*keys: str) -> None:
     try:
-        await cache.write({key: uuid.uuid4().hex.encode()}, ttl_s=None)
+        await cache.write({key: uuid.uuid4().hex.encode() for key in keys}, ttl_s=None)
     except CacheUnavailable as exc:
         log_cache_error(exc)
 
 
 async def invalidate_user(user_id: int) -> None:
-    """Forget every cached page of one user (after they like or dislike something)."""
+    """Forget every cached page and bud list of one user (after their interactions changed)."""
     await _bump(user_generation_key(user_id))
+
+
+async def invalidate_users(user_ids: Iterable[int]) -> None:
+    """``invalidate_user`` for many users, in one round trip (a drained outbox)."""
+    keys = [user_generation_key(user_id) for user_id in user_ids]
+    if keys:
+        await _bump(*keys)
+
+
+async def invalidate_buds() -> None:
+    """Forget every user's bud lists (someone may no longer be shown as a bud)."""
+    await _bump(BUDS_GENERATION)
 
 
 async def invalidate_type(content_type: str) -> None:
@@ -147,7 +268,7 @@ async def invalidate_all() -> None:
     await _bump(GLOBAL_GENERATION)
 
 
-# --- the popular pool: what is served while a type has no model ---------------------------------------
+# --- scored pools (popular, trending) while a type has no model, and the catalog index ---------------
 
 PopularPool = list[tuple[str, float]]
 
@@ -156,24 +277,46 @@ def _decode_pool(raw: bytes | None) -> PopularPool | None:
     return None if raw is None else [(str(item), float(score)) for item, score in json.loads(raw)]
 
 
-async def cached_popular(content_type: str) -> tuple[PopularPool | None, PopularPool | None]:
-    """(fresh pool, last good pool) of a type; None where absent or when the cache is down."""
+async def _fresh_and_last_good(fresh_key: str, last_good_key: str) -> tuple[bytes | None, bytes | None]:
     try:
-        (fresh, last_good), _ = await cache.read([popular_key(content_type), popular_last_good_key(content_type)])
+        (fresh, last_good), _ = await cache.read([fresh_key, last_good_key])
     except CacheUnavailable as exc:
         log_cache_error(exc)
         return None, None
+    return fresh, last_good
+
+
+async def _store_fresh_and_last_good(fresh_key: str, last_good_key: str, raw: bytes, ttl_s: int) -> None:
+    try:
+        await cache.write({fresh_key: raw}, ttl_s=ttl_s)
+        await cache.write({last_good_key: raw}, ttl_s=POPULAR_LAST_GOOD_TTL_S)
+    except CacheUnavailable as exc:
+        # The value was computed; not caching it only costs the next request a query.
+        log_cache_error(exc)
+
+
+async def cached_pool(name: PoolName, content_type: str) -> tuple[PopularPool | None, PopularPool | None]:
+    """(fresh pool, last good pool) of a type; None where absent or when the cache is down."""
+    fresh, last_good = await _fresh_and_last_good(pool_key(name, content_type), pool_last_good_key(name, content_type))
     return _decode_pool(fresh), _decode_pool(last_good)
 
 
-async def store_popular(content_type: str, pool: PopularPool) -> None:
+async def store_pool(name: PoolName, content_type: str, pool: PopularPool) -> None:
     raw = json.dumps(pool).encode()
-    try:
-        await cache.write({popular_key(content_type): raw}, ttl_s=POPULAR_TTL_S)
-        await cache.write({popular_last_good_key(content_type): raw}, ttl_s=POPULAR_LAST_GOOD_TTL_S)
-    except CacheUnavailable as exc:
-        # The pool was computed; not caching it only costs the next request a query.
-        log_cache_error(exc)
+    await _store_fresh_and_last_good(
+        pool_key(name, content_type), pool_last_good_key(name, content_type), raw, POPULAR_TTL_S
+    )
+
+
+async def cached_catalog_index(content_type: str) -> tuple[bytes | None, bytes | None]:
+    """(fresh, last good) encoded catalog index of a type (``filtering.CatalogIndex.from_bytes``)."""
+    return await _fresh_and_last_good(catalog_index_key(content_type), catalog_index_last_good_key(content_type))
+
+
+async def store_catalog_index(content_type: str, raw: bytes) -> None:
+    await _store_fresh_and_last_good(
+        catalog_index_key(content_type), catalog_index_last_good_key(content_type), raw, CATALOG_INDEX_TTL_S
+    )
 
 
 # --- the guests' public lists (rendered bodies, the same for every caller) ---------------------------------

@@ -41,6 +41,25 @@ class InvalidDataset(InvalidInput):
     default_message = "The dataset cannot be imported."
 
 
+class UnknownGenre(InvalidInput):
+    """A genre filter names no genre of the type's catalog (``details``: the genre and the known ones)."""
+
+    code = "unknown_genre"
+    default_message = "The catalog of this type has no such genre."
+
+
+class TooManyExcludes(InvalidInput):
+    code = "too_many_excludes"
+    default_message = "Too many item ids to exclude."
+
+
+class InvalidFilter(InvalidInput):
+    """A filter the list cannot apply (a year range on a type without years, year_min above year_max...)."""
+
+    code = "invalid_filter"
+    default_message = "The filter is not valid for this list."
+
+
 class PersonNotFound(NotFound):
     """A write for a user who has no person (ParentUser) in MusicBud's graph: MusicBud creates people, we never do."""
 

@@ -1,66 +1,130 @@
-"""Applying client feedback to the recommender: a like or dislike becomes an interaction at once.
+"""Client feedback as interactions: what each kind of event does to the interaction store, validated.
 
-Called by the events endpoint after the events are stored. Recording is an upsert per
-(user, item, kind), so a retried batch applies the same feedback again without duplicating it.
+The events API (``analytics``) stores every event; the ones named in ``FEEDBACK`` also change the user's
+interactions, through the outbox (``recommendations.outbox``):
+
+| event              | change                         | types                   | needs                  |
+| ------------------ | ------------------------------ | ----------------------- | ---------------------- |
+| `like`             | record LIKED                   | all                     |                        |
+| `unlike`           | remove LIKED                   | all                     |                        |
+| `dislike`          | record DISLIKED                | all                     |                        |
+| `watched`          | record WATCHED                 | movies, anime           |                        |
+| `watchlist_add`    | record WATCHLIST               | movies                  |                        |
+| `watchlist_remove` | remove WATCHLIST               | movies                  |                        |
+| `rated`            | record RATED (value on a scale)| all                     | `value`, `scale`?      |
+| `top_list_add`     | record TOP_LIST (rank)         | manga, anime            | `rank`                 |
+| `top_list_remove`  | remove TOP_LIST                | manga, anime            |                        |
+
+The types are the data model's (``data.validation.ALLOWED_KINDS``): a kind a type does not have is refused
+(400), never stored as an event that silently changes nothing. A rating is stored on its type's scale (the
+scale of the data it is trained with: 1-5 for movies as MovieLens, 1-10 for manga and anime as
+MyAnimeList): ``value / scale * type scale``; ``scale`` defaults to the type's own.
 """
 
 from __future__ import annotations
 
-import logging
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from recommendations import caching
-from recommendations.data import get_interaction_store
-from recommendations.domain import InteractionKind
-from recommendations.errors import ItemNotFound, PersonNotFound
+from recommendations.data.validation import MAX_RANK, validate_interaction, validate_item_id, validate_kind
+from recommendations.domain import ContentType, InteractionKind
+from recommendations.errors import InvalidInteraction
 
-logger = logging.getLogger(__name__)
+# event -> (kind, whether it removes the interaction)
+FEEDBACK: Mapping[str, tuple[InteractionKind, bool]] = {
+    "like": (InteractionKind.LIKED, False),
+    "unlike": (InteractionKind.LIKED, True),
+    "dislike": (InteractionKind.DISLIKED, False),
+    "watched": (InteractionKind.WATCHED, False),
+    "watchlist_add": (InteractionKind.WATCHLIST, False),
+    "watchlist_remove": (InteractionKind.WATCHLIST, True),
+    "rated": (InteractionKind.RATED, False),
+    "top_list_add": (InteractionKind.TOP_LIST, False),
+    "top_list_remove": (InteractionKind.TOP_LIST, True),
+}
+RATING_SCALES: Mapping[ContentType, float] = {
+    ContentType.MOVIES: 5.0,
+    ContentType.MANGA: 10.0,
+    ContentType.ANIME: 10.0,
+}
+MAX_CLIENT_SCALE = 100.0
+
+
+# The fields beyond the item an event takes (any other is refused, never ignored).
+EVENT_FIELDS: Mapping[str, frozenset[str]] = {
+    "rated": frozenset({"value", "scale"}),
+    "top_list_add": frozenset({"rank"}),
+}
 
 
 @dataclass(frozen=True)
-class FeedbackEvent:
-    """A like or dislike, already stored as an event, to apply to the interaction data."""
+class InteractionChange:
+    """What one accepted event does to the store: record (upsert) or remove one (user, item, kind)."""
 
-    content_type: str
+    content_type: ContentType
     item_id: str
-    event: str
-    created_at: datetime
+    kind: InteractionKind
+    remove: bool
+    value: float | None
+    timestamp: int
 
 
-FEEDBACK_KINDS = {"like": InteractionKind.LIKED, "dislike": InteractionKind.DISLIKED}
+def _invalid(field: str, message: str) -> InvalidInteraction:
+    return InvalidInteraction(message, field=field)
 
 
-async def apply_feedback_events(user_id: int, events: list[FeedbackEvent]) -> None:
-    """Record likes/dislikes in the interaction data, then forget the user's cached recommendations.
+def _rating(content_type: ContentType, value: float | None, scale: float | None) -> float:
+    """A rating on its type's scale."""
+    if value is None or not math.isfinite(value):
+        raise _invalid("value", "A rating needs a value.")
+    top = RATING_SCALES[content_type] if scale is None else scale
+    if not (math.isfinite(top) and 1.0 <= top <= MAX_CLIENT_SCALE):
+        raise _invalid("scale", f"scale must be between 1 and {MAX_CLIENT_SCALE:g}.")
+    if not 0.0 < value <= top:
+        raise _invalid("value", f"A rating must be above 0 and at most its scale ({top:g}).")
+    return value / top * RATING_SCALES[content_type]
 
-    Other events (views, clicks, skips) only feed analytics. Errors of the data source propagate
-    (GraphUnavailable -> 503): the client retries with the same event ids, which is safe.
+
+def interaction_change(
+    *,
+    content_type: str,
+    item_id: str,
+    event: str,
+    created_at: datetime,
+    value: float | None = None,
+    scale: float | None = None,
+    rank: int | None = None,
+) -> InteractionChange | None:
+    """The change an event makes, validated; None for events that only feed analytics (view, click, skip).
+
+    Raises InvalidInteraction whose ``details["field"]`` names the offending event field.
     """
-    store = get_interaction_store()
-    applied = 0
-    for event in events:
-        kind = FEEDBACK_KINDS.get(event.event)
-        if kind is None:
-            continue
-        try:
-            await store.arecord_interaction(
-                user_id=user_id,
-                content_type=event.content_type,
-                item_id=event.item_id,
-                kind=kind,
-                timestamp=int(event.created_at.timestamp()),
-            )
-        except ItemNotFound:
-            # The event itself is stored (analytics keeps it); an item outside the catalog cannot
-            # become an interaction, and failing the batch would make the client retry forever.
-            logger.warning("feedback on %s %r ignored: not in the catalog", event.content_type, event.item_id)
-            continue
-        except PersonNotFound:
-            # The same for a user MusicBud's graph has no person for (MusicBud creates people, we do not).
-            logger.warning("feedback of user %s ignored: no person in the graph", user_id)
-            continue
-        applied += 1
-    if applied:
-        await caching.invalidate_user(user_id)
-        logger.debug("applied %d feedback events of user %s", applied, user_id)
+    given = {name for name, field in (("value", value), ("scale", scale), ("rank", rank)) if field is not None}
+    extra = sorted(given - EVENT_FIELDS.get(event, frozenset()))
+    if extra:
+        raise _invalid(extra[0], f"A {event} event has no {extra[0]}.")
+    mapped = FEEDBACK.get(event)
+    if mapped is None:
+        return None
+    kind, remove = mapped
+    ct = ContentType(content_type)
+    validate_item_id(ct, item_id)
+    stored: float | None = None
+    if kind is InteractionKind.RATED and not remove:
+        stored = _rating(ct, value, scale)
+    elif kind is InteractionKind.TOP_LIST and not remove:
+        if rank is None or not 1 <= rank <= MAX_RANK:
+            raise _invalid("rank", f"A top-list entry needs a rank from 1 to {MAX_RANK:g}.")
+        stored = float(rank)
+    timestamp = int(created_at.timestamp())
+    try:
+        if remove:
+            checked_kind, checked_value = validate_kind(ct, kind), None
+        else:
+            checked_kind, checked_value = validate_interaction(ct, kind, stored, timestamp)
+    except InvalidInteraction as exc:
+        # The data model's own refusal: a kind this type does not have (e.g. a watchlist of anime).
+        raise _invalid("event", f"{event}: {exc.message}") from None
+    return InteractionChange(ct, item_id, checked_kind, remove, checked_value, timestamp)

@@ -12,6 +12,7 @@ database either, and imported datasets (MovieLens, MyAnimeList) bring user ids t
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -107,6 +108,58 @@ class TrainingLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.content_type} {self.status} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class PendingInteraction(models.Model):
+    """The outbox: an accepted feedback event's change to the interaction store, not applied yet.
+
+    Written in the transaction that stores the event, deleted once the store has the change (see
+    ``recommendations.outbox``): the stored event, not the client's retry, is what gets it applied.
+    """
+
+    user_id = models.BigIntegerField()
+    content_type = models.CharField(max_length=8, choices=CONTENT_TYPE_CHOICES)
+    item_id = models.CharField(max_length=16)
+    kind = models.SmallIntegerField(choices=KIND_CHOICES)
+    # A removal (unlike, off the watchlist or a top list) deletes the interaction instead of recording it.
+    remove = models.BooleanField(default=False)
+    value = models.FloatField(null=True, blank=True)
+    timestamp = models.BigIntegerField()  # the event's time (unix seconds), recorded on the interaction
+    accepted_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0, help_text="failed tries to apply it")
+    last_error = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        # A user's changes in the order they were accepted: the order they are applied in.
+        indexes = [models.Index(fields=["user_id", "id"], name="rec_pending_user_order_idx")]
+
+    def __str__(self) -> str:
+        action = "remove" if self.remove else "record"
+        return f"{action} {InteractionKind(self.kind).name} {self.content_type}:{self.item_id} of user {self.user_id}"
+
+
+class BudOptOut(models.Model):
+    """A user who asked not to be matched: they appear in nobody's buds and are shown none."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="bud_opt_out"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} hidden from buds"
+
+
+class ForgottenUser(models.Model):
+    """A user whose data was erased: models whose data was read before ``forgotten_at`` still hold their
+    rows, so serving masks them in those models (``recommendations.forgetting``). Only the id and the time
+    are kept, and no foreign key: the mask outlives the account."""
+
+    user_id = models.BigIntegerField(primary_key=True)
+    forgotten_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} forgotten at {self.forgotten_at:%Y-%m-%d %H:%M}"
 
 
 # --- What a graph without timestamps or without some relationship types needs from us --------------------

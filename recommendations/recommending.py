@@ -16,14 +16,15 @@ import numpy as np
 from django.conf import settings
 
 from musicbud.errors import GraphUnavailable
-from recommendations import caching
+from recommendations import caching, forgetting
 from recommendations.data import get_interaction_store
 from recommendations.data.validation import validate_item_id
 from recommendations.domain import CatalogItem, ContentType, InteractionArrays
 from recommendations.engine import History, ModelArtifact, ModelNotFound, ModelStore, Recommender
-from recommendations.engine.serving import REASON_BECAUSE_YOU_LIKED, REASON_POPULAR
+from recommendations.engine.serving import REASON_BECAUSE_YOU_LIKED, REASON_POPULAR, BoolArray
 from recommendations.errors import ItemNotFound
 from recommendations.experiments import assign_variant
+from recommendations.filtering import ListFilters, catalog_index, model_mask
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class RecommendationPage:
     limit: int
     offset: int
     items: tuple[RecommendedItem, ...]
+    diversity: float = 0.0  # the diversity applied: 0 when none was asked for or no model can apply it
 
 
 @dataclass(frozen=True)
@@ -91,27 +93,9 @@ class SimilarItems:
     model_version: str
     item: ItemInfo
     items: tuple[SimilarItem, ...]
-
-
-@dataclass(frozen=True)
-class ListedItem:
-    """An item of a public list: what the catalog says about it, and the score it was ranked by."""
-
-    item_id: str
-    title: str | None
-    genres: tuple[str, ...]
-    score: float
-    rank: int
-
-
-@dataclass(frozen=True)
-class PublicLists:
-    """One content type's lists for guests: the same for everyone, nothing about any user."""
-
-    content_type: str
-    model_version: str  # the served model, or "popularity"
-    popular: tuple[ListedItem, ...]
-    trending: tuple[ListedItem, ...]
+    limit: int = 10
+    offset: int = 0
+    diversity: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -185,30 +169,60 @@ class _Ranked:
     because_item_id: str | None = None
 
 
-async def _user_history(content_type: ContentType, user_id: int) -> InteractionArrays | None:
-    """The user's current history, or None when the graph is down (the model's own copy is used then)."""
+async def _user_history(
+    content_type: ContentType, user_id: int, artifact: ModelArtifact | None
+) -> InteractionArrays | None:
+    """The user's current history, or None when the graph is down (the model's own copy is used then).
+
+    The model's copy is not used for a user forgotten since the model's data was read: their history is
+    then empty, as the data service's now is.
+    """
     try:
         return await get_interaction_store().auser_history(content_type, user_id)
     except GraphUnavailable as exc:
+        if artifact is not None and await forgetting.ais_masked(user_id, artifact):
+            return InteractionArrays.empty()
         logger.warning("history of user %s unavailable (%s); serving from the model's copy", user_id, exc)
         return None
 
 
-async def popular_pool(content_type: ContentType) -> caching.PopularPool:
-    """Recency-weighted popular items of a type from the data service, cached; last good copy on outage."""
-    fresh, last_good = await caching.cached_popular(content_type.value)
+async def scored_pool(name: caching.PoolName, content_type: ContentType) -> caching.PopularPool:
+    """The data service's popular (or trending) items of a type, cached; the last good copy on an outage."""
+    fresh, last_good = await caching.cached_pool(name, content_type.value)
     if fresh is not None:
         return fresh
+    store = get_interaction_store()
     try:
-        scored = await get_interaction_store().apopular_items(content_type, limit=_POPULAR_POOL)
+        if name == "popular":
+            scored = await store.apopular_items(content_type, limit=_POPULAR_POOL)
+        else:
+            scored = await store.atrending_items(content_type, limit=_POPULAR_POOL)
     except GraphUnavailable:
         if last_good is None:
             raise
-        logger.warning("graph unavailable: serving the last known popular %s items", content_type.value)
+        logger.warning("graph unavailable: serving the last known %s %s items", name, content_type.value)
         return last_good
     pool = [(item.item_id, float(item.score)) for item in scored]
-    await caching.store_popular(content_type.value, pool)
+    await caching.store_pool(name, content_type.value, pool)
     return pool
+
+
+async def popular_pool(content_type: ContentType) -> caching.PopularPool:
+    """Recency-weighted popular items of a type from the data service (served while a type has no model)."""
+    return await scored_pool("popular", content_type)
+
+
+async def filtered_pool(
+    content_type: ContentType, pool: caching.PopularPool, filters: ListFilters, hidden: set[str]
+) -> caching.PopularPool:
+    """A pool's entries that pass the filters and are neither hidden by the client nor in ``hidden``."""
+    hidden = hidden | set(filters.exclude)
+    kept = [(item_id, score) for item_id, score in pool if item_id not in hidden]
+    if not filters.narrows or not kept:
+        return kept
+    index = await catalog_index(content_type)
+    passes = index.allowed_of(np.asarray([item_id for item_id, _ in kept], dtype=np.str_), filters)
+    return [entry for entry, ok in zip(kept, passes.tolist(), strict=True) if ok]
 
 
 def _history_of(arrays: InteractionArrays | None) -> History | None:
@@ -218,28 +232,42 @@ def _history_of(arrays: InteractionArrays | None) -> History | None:
 
 
 def _score_with_model(
-    artifact: ModelArtifact, *, user_id: int, history: History | None, limit: int, offset: int, popular_only: bool
+    artifact: ModelArtifact,
+    *,
+    user_id: int,
+    history: History | None,
+    limit: int,
+    offset: int,
+    popular_only: bool,
+    filters: ListFilters,
+    allowed: BoolArray | None,
 ) -> tuple[list[_Ranked], str]:
     recommender = Recommender(artifact)
     if popular_only:
-        exclude = [] if history is None else history.item_ids.tolist()
-        items = recommender.popular(k=limit, offset=offset, exclude=exclude)
+        exclude = [*([] if history is None else history.item_ids.tolist()), *filters.exclude]
+        items = recommender.popular(
+            k=limit, offset=offset, exclude=exclude, allowed=allowed, diversity=filters.diversity
+        )
         return [_Ranked(r.item_id, r.score, r.reason) for r in items], POPULARITY_SOURCE
-    result = recommender.recommend(user_id, k=limit, offset=offset, history=history)
+    result = recommender.recommend(
+        user_id, k=limit, offset=offset, history=history, exclude=filters.exclude, diversity=filters.diversity,
+        allowed=allowed,
+    )  # fmt: skip
     ranked = [_Ranked(r.item_id, r.score, r.reason, r.because_item_id) for r in result.items]
     source = POPULARITY_SOURCE if result.source == "popularity" else MODEL_SOURCE
     return ranked, source
 
 
 async def _score_without_model(
-    content_type: ContentType, history: InteractionArrays | None, limit: int, offset: int
+    content_type: ContentType, history: InteractionArrays | None, limit: int, offset: int, filters: ListFilters
 ) -> list[_Ranked]:
     seen = set() if history is None else set(history.item_ids.tolist())
-    pool = [(item_id, score) for item_id, score in await popular_pool(content_type) if item_id not in seen]
+    pool = await filtered_pool(content_type, await popular_pool(content_type), filters, seen)
     return [_Ranked(item_id, score, REASON_POPULAR) for item_id, score in pool[offset : offset + limit]]
 
 
-async def _catalog(content_type: ContentType, item_ids: list[str]) -> dict[str, CatalogItem]:
+async def catalog_entries(content_type: ContentType, item_ids: list[str]) -> dict[str, CatalogItem]:
+    """Titles and genres of some items for an answer; none (logged) while the graph is down."""
     if not item_ids:
         return {}
     try:
@@ -254,13 +282,21 @@ def _info(item_id: str, catalog: dict[str, CatalogItem]) -> ItemInfo:
     return ItemInfo(item_id, entry.title if entry else None, tuple(entry.genres) if entry else ())
 
 
-async def get_recommendations(serving: Serving, *, user_id: int, limit: int, offset: int) -> RecommendationPage:
-    """One page of a user's recommendations of one type, freshly scored by what ``serving`` names."""
+async def get_recommendations(
+    serving: Serving, *, user_id: int, limit: int, offset: int, filters: ListFilters | None = None
+) -> RecommendationPage:
+    """One page of a user's recommendations of one type, freshly scored by what ``serving`` names.
+
+    ``filters`` apply before the ranking is cut into pages (``recommendations.filtering``).
+    """
     content_type, artifact = serving.content_type, serving.artifact
-    history = await _user_history(content_type, user_id)
+    filters = filters or ListFilters()
+    history = await _user_history(content_type, user_id, artifact)
     if artifact is None:
-        ranked, source = await _score_without_model(content_type, history, limit, offset), POPULARITY_SOURCE
+        ranked = await _score_without_model(content_type, history, limit, offset, filters)
+        source, diversity = POPULARITY_SOURCE, 0.0
     else:
+        allowed = await model_mask(content_type, artifact.item_ids, filters)
         ranked, source = await asyncio.to_thread(
             _score_with_model,
             artifact,
@@ -269,8 +305,11 @@ async def get_recommendations(serving: Serving, *, user_id: int, limit: int, off
             limit=limit,
             offset=offset,
             popular_only=serving.variant == POPULAR_VARIANT,
+            filters=filters,
+            allowed=allowed,
         )
-    catalog = await _catalog(
+        diversity = filters.diversity
+    catalog = await catalog_entries(
         content_type, sorted({r.item_id for r in ranked} | {r.because_item_id or "" for r in ranked} - {""})
     )
     items = []
@@ -287,19 +326,30 @@ async def get_recommendations(serving: Serving, *, user_id: int, limit: int, off
         limit=limit,
         offset=offset,
         items=tuple(items),
+        diversity=diversity,
     )
 
 
-async def get_similar_items(*, content_type: ContentType, item_id: str, limit: int) -> SimilarItems:
-    """Items most similar to one item in the served model."""
+async def get_similar_items(
+    *, content_type: ContentType, item_id: str, limit: int, offset: int = 0, filters: ListFilters | None = None
+) -> SimilarItems:
+    """Items most similar to one item in the served model (filtered before the ranking is paged)."""
     validate_item_id(content_type, item_id)
+    filters = filters or ListFilters()
     artifact = current_model(content_type)
     if artifact is None or artifact.item_index(item_id) is None:
         raise ItemNotFound(item_id=item_id, content_type=content_type.value)
-    similar = await asyncio.to_thread(Recommender(artifact).similar_items, item_id, k=limit)
-    catalog = await _catalog(content_type, [item_id, *(s.item_id for s in similar)])
+    allowed = await model_mask(content_type, artifact.item_ids, filters)
+    if filters.exclude:
+        allowed = np.ones(artifact.n_items, dtype=bool) if allowed is None else allowed
+        allowed[np.isin(artifact.item_ids, np.asarray(filters.exclude, dtype=np.str_))] = False
+    similar = await asyncio.to_thread(
+        Recommender(artifact).similar_items, item_id, k=limit, offset=offset, allowed=allowed,
+        diversity=filters.diversity,
+    )  # fmt: skip
+    catalog = await catalog_entries(content_type, [item_id, *(s.item_id for s in similar)])
     items = []
-    for rank, entry in enumerate(similar, start=1):
+    for rank, entry in enumerate(similar, start=offset + 1):
         info = _info(entry.item_id, catalog)
         items.append(SimilarItem(info.item_id, info.title, info.genres, round(entry.similarity, 6), rank))
     return SimilarItems(
@@ -307,6 +357,9 @@ async def get_similar_items(*, content_type: ContentType, item_id: str, limit: i
         model_version=artifact.version,
         item=_info(item_id, catalog),
         items=tuple(items),
+        limit=limit,
+        offset=offset,
+        diversity=filters.diversity,
     )
 
 
@@ -331,41 +384,3 @@ def model_status() -> dict[str, ModelState]:
             selection=meta.get("selection"),
         )
     return status
-
-
-# --- the guests' lists (no user) -----------------------------------------------------------------------
-
-
-def _listed(ranked: list[tuple[str, float]], catalog: dict[str, CatalogItem]) -> tuple[ListedItem, ...]:
-    return tuple(
-        ListedItem(info.item_id, info.title, info.genres, round(score, 6), rank)
-        for rank, (item_id, score) in enumerate(ranked, start=1)
-        for info in [_info(item_id, catalog)]
-    )
-
-
-async def get_public_lists(content_type: ContentType, *, limit: int) -> PublicLists:
-    """Popular and trending items of a type, as a guest (no token) sees them.
-
-    From the served model's own lists when a type has one (no graph query at all); else from the data
-    service: the cached popular pool (its last good copy during a graph outage) and trending items.
-    """
-    artifact = current_model(content_type)
-    if artifact is not None:
-        recommender = Recommender(artifact)
-        popular = [(r.item_id, float(r.score)) for r in recommender.popular(k=limit)]
-        scores = np.asarray(artifact.trending, dtype=np.float32)
-        ranked = [(item_id, artifact.item_index(item_id)) for item_id in recommender.trending(k=limit)]
-        # As the data service lists it: only items with recent activity.
-        trending = [(item_id, float(scores[i])) for item_id, i in ranked if i is not None and scores[i] > 0]
-    else:
-        popular = (await popular_pool(content_type))[:limit]
-        scored = await get_interaction_store().atrending_items(content_type, limit=limit)
-        trending = [(item.item_id, float(item.score)) for item in scored]
-    catalog = await _catalog(content_type, sorted({item_id for item_id, _ in popular + trending}))
-    return PublicLists(
-        content_type=content_type.value,
-        model_version=artifact.version if artifact is not None else POPULARITY_SOURCE,
-        popular=_listed(popular, catalog),
-        trending=_listed(trending, catalog),
-    )

@@ -33,6 +33,7 @@ from recommendations.engine import EngineConfig, EngineError, save_artifact, tra
 from recommendations.engine.selection import select_model
 from recommendations.engine.spark import SparkOptions
 from recommendations.engine.train import EpochCallback
+from recommendations.forgetting import DATA_READ_AT
 from recommendations.models import TrainingLog, TrainingStatus
 
 logger = logging.getLogger(__name__)
@@ -141,6 +142,8 @@ def train_content_type(
     started = time.perf_counter()
     try:
         say("extracting interactions")
+        # Before the first read: a user forgotten after this may still be in the data (forgetting masks them).
+        data_read_at = timezone.now()
         store = get_interaction_store()
         arrays = store.all_interactions(content_type)
         catalog = store.catalog(content_type)
@@ -155,6 +158,7 @@ def train_content_type(
         say(f"fitting {selection.winner.label} on all interactions ({selection.reason})")
         artifact = train_model(arrays, catalog, config, on_epoch=on_epoch, selection=selection, spark=spark)
         artifact.metadata["counts"]["interactions"] = len(arrays)
+        artifact.metadata[DATA_READ_AT] = data_read_at.isoformat()
         model, popular = selection.winner_metrics, selection.popularity_metrics
         save_artifact(artifact, settings.MODEL_DIR, content_type.value)
         say(f"saved model {artifact.version}")

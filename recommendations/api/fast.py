@@ -15,7 +15,8 @@ functions the Django view calls, and with the same bytes:
 
 Everything else is handed to Django untouched and answered there as always: another path or method, a
 missing or invalid token, a query Django would refuse, a host it would refuse, a request it would
-redirect to HTTPS, a revoked or throttled caller, an unexpected error. ``tests/api/test_fast_path.py``
+redirect to HTTPS, a revoked or throttled caller, any query parameter but ``limit`` and ``offset`` (the
+filters), an unexpected error. ``tests/api/test_fast_path.py``
 sends the same requests through both and compares status, headers and body.
 """
 
@@ -109,12 +110,17 @@ def _host_allowed(scope: Scope) -> bool:
 
 
 def _page_query(query_string: bytes) -> tuple[int, int] | None:
-    """(limit, offset) when the query is one the view would accept as it is; None otherwise (Django decides)."""
+    """(limit, offset) when the query is one the view would accept as it is; None otherwise (Django decides).
+
+    Any other parameter hands the request to Django, even one the view would ignore: the filters
+    (``genre``, ``exclude``, ``diversity``...) shape the answer and its cache key, and a parameter added to
+    the view later can never be silently dropped here.
+    """
     limit, offset = DEFAULT_LIMIT, 0
     seen: set[str] = set()
     for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
         if name not in ("limit", "offset"):
-            continue  # the view ignores other parameters too
+            return None
         if name in seen or not _NUMBER.fullmatch(value):
             return None
         seen.add(name)

@@ -2,7 +2,7 @@
 
 The body is the envelope the app reads (``{"success", "message", "data": {"movies": [...], ...},
 "is_personalized": false}``), rendered once and cached for everyone (``caching.public_key``: a new model
-changes the key); the lists come from ``recommending.get_public_lists`` and hold no user data at all. A type
+changes the key); the lists come from ``lists.get_public_lists`` and hold no user data at all. A type
 that cannot be served because a dependency is down gets empty lists and an entry in ``errors``; only when
 no requested type can be served does the call fail (503).
 """
@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from musicbud.errors import MusicBudError
-from recommendations import caching, recommending
+from recommendations import caching, lists, recommending
 from recommendations.api.pages import CacheState, render
 from recommendations.api.serializers import PublicRecommendationsSerializer
 from recommendations.domain import ContentType
@@ -34,9 +34,7 @@ async def public_body(*, types: list[ContentType], limit: int) -> tuple[bytes, C
     cached = await caching.cached_public(key)
     if cached is not None:
         return cached, "hit"
-    results = await asyncio.gather(
-        *(recommending.get_public_lists(ct, limit=limit) for ct in types), return_exceptions=True
-    )
+    results = await asyncio.gather(*(lists.get_public_lists(ct, limit=limit) for ct in types), return_exceptions=True)
     data: dict[str, Any] = {"trending": {}}
     errors: dict[str, dict[str, str]] = {}
     for ct, result in zip(types, results, strict=True):

@@ -6,16 +6,50 @@ from typing import Any
 
 from rest_framework import serializers
 
+from recommendations.buds import BUD_TYPES
 from recommendations.domain import ContentType
+from recommendations.filtering import MAX_EXCLUDE, MAX_GENRES, ListFilters, parse_filters
+from recommendations.lists import LIST_NAMES
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 10
 MAX_OFFSET = 10_000
+MIN_YEAR, MAX_YEAR = 1800, 2100
 
 
 class PageQuerySerializer(serializers.Serializer[Any]):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+
+
+class FilteredPageQuerySerializer(PageQuerySerializer):
+    """A page of any list, with the filters every list takes (recommendations/filtering.py)."""
+
+    genre = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, default=list,
+        help_text=f"repeatable (at most {MAX_GENRES}): items with any of these genres (the catalog's names, any case)",
+    )  # fmt: skip
+    year_min = serializers.IntegerField(min_value=MIN_YEAR, max_value=MAX_YEAR, required=False, help_text="movies")
+    year_max = serializers.IntegerField(min_value=MIN_YEAR, max_value=MAX_YEAR, required=False, help_text="movies")
+    exclude = serializers.ListField(
+        child=serializers.CharField(max_length=2_000), required=False, default=list,
+        help_text=f"item ids to hide, repeatable or comma-separated (at most {MAX_EXCLUDE})",
+    )  # fmt: skip
+    diversity = serializers.FloatField(
+        min_value=0.0, max_value=1.0, default=0.0, help_text="0 (off) to 1: MMR re-ranking with the model's items"
+    )
+
+
+def list_filters(content_type: ContentType, query: dict[str, Any]) -> ListFilters:
+    """The filters of a validated FilteredPageQuerySerializer query."""
+    return parse_filters(
+        content_type,
+        genres=query["genre"],
+        year_min=query.get("year_min"),
+        year_max=query.get("year_max"),
+        exclude=query["exclude"],
+        diversity=query["diversity"],
+    )
 
 
 class LimitQuerySerializer(serializers.Serializer[Any]):
@@ -56,6 +90,7 @@ class RecommendationPageSerializer(serializers.Serializer[Any]):
     variant = serializers.CharField(help_text="the caller's A/B variant")
     limit = serializers.IntegerField()
     offset = serializers.IntegerField()
+    diversity = serializers.FloatField(help_text="the diversity applied (0 when asked for none, or without a model)")
     items = RecommendedItemSerializer(many=True)
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
@@ -69,6 +104,7 @@ class RecommendationPageSerializer(serializers.Serializer[Any]):
             "variant": instance.variant,
             "limit": instance.limit,
             "offset": instance.offset,
+            "diversity": float(instance.diversity),
             "items": [_recommended_item(item) for item in instance.items],
         }
 
@@ -138,7 +174,34 @@ class SimilarItemsSerializer(serializers.Serializer[Any]):
     content_type = serializers.CharField()
     model_version = serializers.CharField()
     item = CatalogItemSerializer()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    diversity = serializers.FloatField()
     items = SimilarItemSerializer(many=True)
+
+
+class BrowseItemSerializer(CatalogItemSerializer):
+    year = serializers.IntegerField(allow_null=True, help_text="release year (movies), null where unknown")
+    score = serializers.FloatField(allow_null=True, help_text="what popular/trending rank by; null in latest")
+    rank = serializers.IntegerField(help_text="1-based position in the filtered list (offset + index + 1)")
+
+
+class BrowseListSerializer(serializers.Serializer[Any]):
+    """One page of a browsing list: the same for every caller."""
+
+    # ``name`` of the dataclass, as "list" in the body.
+    list = serializers.ChoiceField(choices=list(LIST_NAMES), source="name")
+    content_type = serializers.ChoiceField(choices=[ct.value for ct in ContentType])
+    # See RecommendationPageSerializer.source.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=["model", "popularity", "catalog"],
+        help_text="the served model's list, the data service's (no model yet), or the catalog (latest)",
+    )
+    model_version = serializers.CharField(help_text='the served model, or "popularity" when there is none')
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    diversity = serializers.FloatField(help_text="the diversity applied (0 without a model)")
+    items = BrowseItemSerializer(many=True)
 
 
 class TrainRequestSerializer(serializers.Serializer[Any]):
@@ -175,6 +238,47 @@ class TrainingRunSerializer(serializers.Serializer[Any]):
 
 class TrainResponseSerializer(serializers.Serializer[Any]):
     runs = TrainingRunSerializer(many=True)
+
+
+MAX_BUDS = 50
+MAX_BUD_OFFSET = 1_000
+
+
+class BudQuerySerializer(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(choices=list(BUD_TYPES), default="all", help_text='"all" or one content type')
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_BUDS, default=DEFAULT_LIMIT)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_BUD_OFFSET, default=0)
+
+
+class CommonItemSerializer(CatalogItemSerializer):
+    content_type = serializers.ChoiceField(choices=[ct.value for ct in ContentType])
+
+
+class BudSerializer(serializers.Serializer[Any]):
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+    score = serializers.FloatField(help_text="taste similarity, 0 to 1 (docs/api.md says how it is computed)")
+    rank = serializers.IntegerField(help_text="1-based position (offset + index + 1)")
+    common_items = CommonItemSerializer(many=True, help_text="items both like, what both like most first")
+
+
+class BudsSerializer(serializers.Serializer[Any]):
+    content_type = serializers.ChoiceField(choices=list(BUD_TYPES))
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    reason = serializers.ChoiceField(
+        choices=["opted_out", "no_model", "no_history", "no_match"],
+        allow_null=True,
+        help_text="why the list is empty: the caller opted out, no model is served, the caller has no positive "
+        "interactions in a served model, or nobody eligible is similar; null when it is not empty",
+    )
+    model_versions = serializers.DictField(child=serializers.CharField(), help_text="type -> served model version")
+    weights = serializers.DictField(child=serializers.FloatField(), help_text="type -> weight in the combined score")
+    buds = BudSerializer(many=True)
+
+
+class BudVisibilitySerializer(serializers.Serializer[Any]):
+    visible = serializers.BooleanField(help_text="false: appear in nobody's buds, and be shown none")
 
 
 PUBLIC_TYPES = ["all", *(ct.value for ct in ContentType)]

@@ -16,11 +16,13 @@ from musicbud import throttling
 from musicbud.api import ApiView, error_responses
 from musicbud.auth import caller_id
 from musicbud.errors import NotFound
-from recommendations import recommending, training
+from recommendations import buds, recommending, training
 from recommendations.api import pages, public
 from recommendations.api import serializers as s
 from recommendations.domain import ContentType
 from recommendations.errors import UnknownContentType
+from recommendations.filtering import ListFilters
+from recommendations.lists import ListName
 from recommendations.models import TrainingLog
 
 
@@ -35,6 +37,13 @@ def _query(serializer_class: type[Serializer[Any]], request: Request) -> dict[st
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def _filtered_query(request: Request, content_type: str) -> tuple[ContentType, dict[str, Any], ListFilters]:
+    """The type of the path, and the page and filters of the query of any list."""
+    ct = _content_type(content_type)
+    query = _query(s.FilteredPageQuerySerializer, request)
+    return ct, query, s.list_filters(ct, query)
 
 
 def page_response(page: pages.RenderedPage) -> HttpResponse:
@@ -54,20 +63,37 @@ class AllRecommendationsApi(ApiView):
         return Response(await pages.all_recommendation_pages(user_id=caller_id(request), limit=query["limit"]))
 
 
+CONTENT_TYPE_PARAMETER = OpenApiParameter("content_type", enum=[ct.value for ct in ContentType], location="path")
+
+
 class RecommendationsApi(ApiView):
     @extend_schema(
-        parameters=[
-            s.PageQuerySerializer,
-            OpenApiParameter("content_type", enum=[ct.value for ct in ContentType], location="path"),
-        ],
+        parameters=[s.FilteredPageQuerySerializer, CONTENT_TYPE_PARAMETER],
         responses={200: s.RecommendationPageSerializer, **error_responses(400, 404, 503)},
     )
     async def get(self, request: Request, content_type: str) -> HttpResponse:
         """One page of the caller's recommendations of one type (stable pages for one model version)."""
-        ct = _content_type(content_type)
-        query = _query(s.PageQuerySerializer, request)
+        ct, query, filters = _filtered_query(request, content_type)
         page = await pages.recommendation_page(
-            user_id=caller_id(request), content_type=ct, limit=query["limit"], offset=query["offset"]
+            user_id=caller_id(request), content_type=ct, limit=query["limit"], offset=query["offset"], filters=filters
+        )
+        return page_response(page)
+
+
+class BrowseListApi(ApiView):
+    """Popular, trending or latest items of one type (``list_name``, set per route): the same for everyone."""
+
+    list_name: ListName = "popular"
+
+    @extend_schema(
+        parameters=[s.FilteredPageQuerySerializer, CONTENT_TYPE_PARAMETER],
+        responses={200: s.BrowseListSerializer, **error_responses(400, 404, 503)},
+    )
+    async def get(self, request: Request, content_type: str) -> HttpResponse:
+        """One page of a browsing list (popular, trending or latest), filtered before it is paged."""
+        ct, query, filters = _filtered_query(request, content_type)
+        page = await pages.list_page(
+            content_type=ct, name=self.list_name, limit=query["limit"], offset=query["offset"], filters=filters
         )
         return page_response(page)
 
@@ -96,15 +122,47 @@ class PublicRecommendationsApi(ApiView):
 
 class SimilarItemsApi(ApiView):
     @extend_schema(
-        parameters=[s.LimitQuerySerializer],
+        parameters=[s.FilteredPageQuerySerializer],
         responses={200: s.SimilarItemsSerializer, **error_responses(400, 404, 503)},
     )
     async def get(self, request: Request, content_type: str, item_id: str) -> Response:
-        """Items most similar to one item (cosine of the model's item embeddings)."""
-        ct = _content_type(content_type)
-        query = _query(s.LimitQuerySerializer, request)
-        similar = await recommending.get_similar_items(content_type=ct, item_id=item_id, limit=query["limit"])
+        """Items most similar to one item (cosine of the model's item embeddings), filtered before paging."""
+        ct, query, filters = _filtered_query(request, content_type)
+        similar = await recommending.get_similar_items(
+            content_type=ct, item_id=item_id, limit=query["limit"], offset=query["offset"], filters=filters
+        )
         return Response(s.SimilarItemsSerializer(similar).data)
+
+
+class BudsApi(ApiView):
+    @extend_schema(parameters=[s.BudQuerySerializer], responses={200: s.BudsSerializer, **error_responses(400, 503)})
+    async def get(self, request: Request) -> HttpResponse:
+        """The caller's buds: the users with the most similar taste, with the items they have in common."""
+        query = _query(s.BudQuerySerializer, request)
+        page = await pages.buds_page(
+            user_id=caller_id(request), content_type=query["type"], limit=query["limit"], offset=query["offset"]
+        )
+        return page_response(page)
+
+
+class BudVisibilityApi(ApiView):
+    @extend_schema(responses={200: s.BudVisibilitySerializer, **error_responses()})
+    async def get(self, request: Request) -> Response:
+        """Whether the caller can be matched as a bud (and be shown buds)."""
+        visible = await buds.bud_visibility(user_id=caller_id(request))
+        return Response(s.BudVisibilitySerializer({"visible": visible}).data)
+
+    @extend_schema(
+        request=s.BudVisibilitySerializer, responses={200: s.BudVisibilitySerializer, **error_responses(400)}
+    )
+    async def post(self, request: Request) -> Response:
+        """Opt out of buds (``{"visible": false}``: in nobody's list, and shown none) or back in, at once."""
+        serializer = s.BudVisibilitySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        visible = await buds.set_bud_visibility(
+            user_id=caller_id(request), visible=serializer.validated_data["visible"]
+        )
+        return Response(s.BudVisibilitySerializer({"visible": visible}).data)
 
 
 class ModelStatusApi(ApiView):

@@ -16,6 +16,8 @@ through ``CONNECTED_TO_MAL`` / ``MalUser`` for anime and manga (``graph_profiles
 - **Writes** create what MusicBud's own models would: the person's ``ImdbUser`` / ``MalUser:User`` when
   it has none (with the properties those models set), then the edge. A person is never created: a like
   from a user without one is ``PersonNotFound`` (the feedback path logs and skips it).
+- **Removals** delete the person's edges of that kind (or our own row); **forgetting** a user deletes all
+  their edges and our rows about them, never the person or account nodes (MusicBud's to delete).
 
 Extraction reads, per batch of items, each edge's account key and kind (one record, as the native
 backend does); people, first-seen times and our own rows are read once per extraction, in bulk.
@@ -37,7 +39,7 @@ from django.contrib.auth import get_user_model
 
 from ..domain import CatalogItem, ContentType, InteractionArrays, InteractionKind
 from ..errors import PersonNotFound
-from ..models import GraphSideInteraction
+from ..models import GraphSideInteraction, GraphSighting
 from .arrays import arrays_from_rows, keep_last_per_key, take
 from .graph_profiles import (
     PERSON_ID_BASE,
@@ -52,7 +54,7 @@ from .neo4j_store import WRITE_BATCH, Neo4jInteractionStore, planned_pages, read
 from .ordering import canonical_order
 from .popularity import ArrayWindows, Window, WindowCount
 from .sightings import SightingIndex, edge_codes, person_sightings, record_written
-from .store import DEFAULT_BATCH_SIZE, RecordedInteraction, WindowSource
+from .store import DEFAULT_BATCH_SIZE, RecordedInteraction, RemovedInteraction, WindowSource
 from .validation import parse_content_type
 
 _NAN = float("nan")
@@ -319,6 +321,48 @@ class AccountGraphStore(Neo4jInteractionStore):
         code = int(edge_codes(ct, np.asarray([interaction.item_id]), np.asarray([int(read_back)], np.int8))[0])
         record_written(self.labels.namespace, ct, records[0]["person"], code=code, at=interaction.timestamp)
         return True
+
+    def _delete_interaction(self, removal: RemovedInteraction) -> bool:
+        """The person's edges of that kind to the item (through their account), or our own row of it."""
+        ct = removal.content_type
+        side, _ = GraphSideInteraction.objects.filter(
+            namespace=self.labels.namespace, content_type=ct.value, user_id=removal.user_id,
+            item_id=removal.item_id, kind=removal.kind,
+        ).delete()  # fmt: skip
+        rels = self._rels_of(ct, removal.kind)
+        match = self._person_match(removal.user_id) if rels else None
+        if match is None:
+            return side > 0
+        text, params = match
+        records = self._write(
+            f"MATCH (m:{self._item(ct)} {{{self._key(ct)}: $key}}) {text}"
+            f"OPTIONAL MATCH {self._account_pattern(ct)}-[r:{rels}]->(m) DELETE r RETURN count(r) AS deleted",
+            key=self._to_key(ct, removal.item_id),
+            **params,
+        )
+        return side > 0 or any(record["deleted"] for record in records)
+
+    def _forget_user(self, user_id: int) -> int:
+        """The person's edges of every type and our rows about them (own kinds, first-seen times).
+
+        The person and account nodes stay: they are MusicBud's accounts, which MusicBud deletes itself.
+        """
+        side, _ = GraphSideInteraction.objects.filter(namespace=self.labels.namespace, user_id=user_id).delete()
+        match = self._person_match(user_id)
+        if match is None:
+            return side
+        text, params = match
+        edges, people = 0, set()
+        for ct in ContentType:
+            for record in self._write(
+                f"{text}OPTIONAL MATCH {self._account_pattern(ct)}-[r:{self._rels(ct)}]->(:{self._item(ct)}) "
+                "WITH p, collect(r) AS edges FOREACH (r IN edges | DELETE r) RETURN p.uid AS person, size(edges) AS n",
+                **params,
+            ):
+                edges += int(record["n"])
+                people.add(str(record["person"]))
+        GraphSighting.objects.filter(namespace=self.labels.namespace, person__in=people).delete()
+        return side + edges
 
     def _write_interactions(self, ct: ContentType, arrays: InteractionArrays) -> None:
         writes = self._content(ct).writes

@@ -35,7 +35,7 @@ from .graph_profiles import ContentMapping, GenreFormat, encode_genres
 from .neo4j_schema import GraphLabels, ensure_schema, graph_errors, kind_case, query
 from .ordering import canonical_order, item_sort_key
 from .popularity import Window, WindowCount
-from .store import DEFAULT_BATCH_SIZE, InteractionStore, RecordedInteraction, plan_batches
+from .store import DEFAULT_BATCH_SIZE, InteractionStore, RecordedInteraction, RemovedInteraction, plan_batches
 from .validation import is_mal_type, parse_content_type
 
 # Rows per write transaction: big enough to amortize a round trip, small enough for the heap.
@@ -115,6 +115,10 @@ class Neo4jInteractionStore(InteractionStore):
 
     def _rel(self, ct: ContentType, kind: InteractionKind) -> str:
         return f"`{self._content(ct).writes[kind]}`"
+
+    def _rels_of(self, ct: ContentType, kind: InteractionKind) -> str:
+        """``A|B`` of the relationship types that read as ``kind`` ("" when the graph has none)."""
+        return "|".join(f"`{rel}`" for rel, read in sorted(self._content(ct).reads.items()) if read == kind)
 
     def _kind_case(self, ct: ContentType, variable: str) -> str:
         return kind_case(variable, self._content(ct).reads)
@@ -254,6 +258,30 @@ class Neo4jInteractionStore(InteractionStore):
             value=interaction.value,
         )
         return bool(records)
+
+    def _delete_interaction(self, removal: RemovedInteraction) -> bool:
+        ct = removal.content_type
+        rels = self._rels_of(ct, removal.kind)
+        if not rels:
+            return False
+        # An aggregate always returns one row, so "nothing to delete" is a 0, not an empty result.
+        (record,) = self._write(
+            f"OPTIONAL MATCH (:{self._user()} {{user_id: $user_id}})-[r:{rels}]->"
+            f"(:{self._item(ct)} {{{self._key(ct)}: $key}}) "
+            "DELETE r RETURN count(r) AS deleted",
+            user_id=removal.user_id,
+            key=self._to_key(ct, removal.item_id),
+        )
+        return bool(record["deleted"])
+
+    def _forget_user(self, user_id: int) -> int:
+        # The user node goes too: it holds nothing but the id, and the id is what is being forgotten.
+        records = self._write(
+            f"MATCH (u:{self._user()} {{user_id: $user_id}}) WITH u, COUNT {{ (u)-->() }} AS n "
+            "DETACH DELETE u RETURN n",
+            user_id=user_id,
+        )
+        return int(records[0]["n"]) if records else 0
 
     def _upsert_catalog(self, ct: ContentType, items: list[CatalogItem]) -> int:
         item = self._content(ct).item

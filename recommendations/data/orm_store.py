@@ -18,7 +18,7 @@ from ..domain import CatalogItem, ContentType, InteractionArrays, InteractionKin
 from ..models import Interaction, Item
 from .arrays import arrays_from_rows
 from .popularity import Window, WindowCount
-from .store import InteractionStore, RecordedInteraction
+from .store import InteractionStore, RecordedInteraction, RemovedInteraction
 
 # Ids per IN (...) list: far below SQLite's bound-parameter limit.
 _IN_CHUNK = 5_000
@@ -133,6 +133,19 @@ class OrmInteractionStore(InteractionStore):
             update_fields=_UPDATED,
         )
         return True
+
+    def _delete_interaction(self, removal: RemovedInteraction) -> bool:
+        deleted, _ = Interaction.objects.filter(
+            user_id=removal.user_id,
+            content_type=removal.content_type,
+            item__external_id=removal.item_id,
+            kind=removal.kind,
+        ).delete()
+        return deleted > 0
+
+    def _forget_user(self, user_id: int) -> int:
+        deleted, _ = Interaction.objects.filter(user_id=user_id).delete()
+        return deleted
 
     def _upsert_catalog(self, ct: ContentType, items: list[CatalogItem]) -> int:
         rows = [

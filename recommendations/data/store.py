@@ -37,6 +37,7 @@ from .validation import (
     validate_interaction,
     validate_item_id,
     validate_item_ids,
+    validate_kind,
     validate_user_id,
 )
 
@@ -58,6 +59,16 @@ class RecordedInteraction:
     kind: InteractionKind
     value: float | None
     timestamp: int
+
+
+@dataclass(frozen=True)
+class RemovedInteraction:
+    """One validated removal (an unlike, a watchlist or top-list removal), ready for a backend to delete."""
+
+    content_type: ContentType
+    user_id: int
+    item_id: str
+    kind: InteractionKind
 
 
 class WindowSource(Protocol):
@@ -175,6 +186,10 @@ class InteractionStore(abc.ABC):
         ct = parse_content_type(content_type)
         key = item_sort_key(ct)
         return sorted(self._catalog(ct, None), key=lambda item: key(item.item_id))
+
+    async def acatalog(self, content_type: ContentType | str) -> list[CatalogItem]:
+        """``catalog`` for the event loop (the filters' catalog index, rebuilt every few minutes)."""
+        return await self._run_sync(self.catalog, content_type)
 
     def catalog_items(self, content_type: ContentType | str, item_ids: Sequence[str]) -> dict[str, CatalogItem]:
         """The catalog entries of some items (e.g. a page of recommendations); unknown ids are left out."""
@@ -299,6 +314,30 @@ class InteractionStore(abc.ABC):
             timestamp=timestamp,
         )
 
+    def delete_interaction(
+        self, *, user_id: int, content_type: ContentType | str, item_id: str, kind: InteractionKind | int
+    ) -> bool:
+        """Remove what a user did with an item (an unlike, a watchlist or top-list removal).
+
+        True if the interaction existed. Removing one that is not there is no error: a removal applied
+        twice leaves the same state, which is what lets the outbox re-apply an event safely.
+        """
+        ct = parse_content_type(content_type)
+        removal = RemovedInteraction(
+            content_type=ct,
+            user_id=validate_user_id(user_id),
+            item_id=validate_item_id(ct, item_id),
+            kind=validate_kind(ct, kind),
+        )
+        return self._delete_interaction(removal)
+
+    def forget_user(self, user_id: int) -> int:
+        """Delete every interaction of one user, of every type (and the user's node in a graph).
+
+        Returns how many interactions there were; 0 for a user the store never saw (idempotent).
+        """
+        return self._forget_user(validate_user_id(user_id))
+
     def upsert_catalog(self, content_type: ContentType | str, items: Iterable[CatalogItem]) -> int:
         """Create or update catalog items (title, genres, year); returns how many were written."""
         ct = parse_content_type(content_type)
@@ -393,6 +432,14 @@ class InteractionStore(abc.ABC):
     @abc.abstractmethod
     def _upsert_interaction(self, interaction: RecordedInteraction) -> bool:
         """False when the item is not in the catalog (nothing written)."""
+
+    @abc.abstractmethod
+    def _delete_interaction(self, removal: RemovedInteraction) -> bool:
+        """False when there was nothing to delete."""
+
+    @abc.abstractmethod
+    def _forget_user(self, user_id: int) -> int:
+        """Delete all of one user's interactions (every type); returns how many there were."""
 
     @abc.abstractmethod
     def _upsert_catalog(self, ct: ContentType, items: list[CatalogItem]) -> int: ...

@@ -103,16 +103,22 @@ def validate_user_id(user_id: object) -> int:
     return int(user_id)
 
 
-def validate_interaction(
-    content_type: ContentType, kind: InteractionKind | int, value: float | None, timestamp: int
-) -> tuple[InteractionKind, float | None]:
-    """One interaction's kind, value and timestamp; returns the kind as an enum and the value as stored."""
+def validate_kind(content_type: ContentType, kind: InteractionKind | int) -> InteractionKind:
+    """A kind the content type has, as an enum."""
     try:
         kind = InteractionKind(kind)
     except ValueError:
         raise InvalidInteraction(f"Unknown interaction kind {kind!r}.") from None
     if kind not in ALLOWED_KINDS[content_type]:
         raise InvalidInteraction(f"{content_type.value} have no {kind.name} interactions.")
+    return kind
+
+
+def validate_interaction(
+    content_type: ContentType, kind: InteractionKind | int, value: float | None, timestamp: int
+) -> tuple[InteractionKind, float | None]:
+    """One interaction's kind, value and timestamp; returns the kind as an enum and the value as stored."""
+    kind = validate_kind(content_type, kind)
     if not MIN_TIMESTAMP <= timestamp <= MAX_TIMESTAMP:
         raise InvalidInteraction(f"Timestamp {timestamp} is out of range.")
     if kind not in VALUED_KINDS:

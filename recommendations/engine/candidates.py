@@ -335,6 +335,7 @@ def fit_ease_candidate(ctx: Context, candidate: Candidate, gram: ease.Gram | Non
             ctx.catalog,
             neighbours=config.ease_neighbours,
             warm_counts=g.counts,
+            column_weight=config.cold_item_weight,
         )
     return assemble_item_item(ctx, candidate, weights, fit_seconds=time.perf_counter() - started, lam=lam)
 

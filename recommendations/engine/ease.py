@@ -163,13 +163,15 @@ def genre_cold_start(
     *,
     neighbours: int,
     warm_counts: npt.NDArray[np.int64],
+    column_weight: float = 1.0,
 ) -> sp.csr_matrix:
     """Give each cold item the mean row and column of popular warm items sharing its genres.
 
     A cold item (no positive interaction) has no weights at all, so nothing could ever score it. With
     the genre-mates' mean column it scores like a typical item of its genres for each user, and with
     their mean row it has similar items. Truncated to ``neighbours`` weights each way.
-    ``warm_counts`` is the number of positives of each item (all columns).
+    ``warm_counts`` is the number of positives of each item (all columns); ``column_weight`` scales the
+    scores users get for cold items (``cold_item_weight``).
     """
     n_items = item_ids.shape[0]
     is_warm = np.zeros(n_items, dtype=bool)
@@ -205,7 +207,7 @@ def genre_cold_start(
         (np.ones(len(placed), dtype=np.float32), (placed, placed_set)), shape=(n_items, len(mate_sets))
     )
     cold_rows = placing @ _top_per_row(sp.csr_matrix(averaging @ weights), neighbours)
-    cold_cols = (placing @ _top_per_row(sp.csr_matrix(averaging @ weights.T), neighbours)).T
+    cold_cols = (placing @ _top_per_row(sp.csr_matrix(averaging @ weights.T), neighbours)).T * column_weight
     logger.info("%d cold items placed at the mean of their genres' items", len(placed))
     out = sp.csr_matrix(weights + cold_rows + cold_cols, dtype=np.float32)
     out.sort_indices()

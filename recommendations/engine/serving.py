@@ -37,6 +37,7 @@ REASON_BECAUSE_YOU_LIKED = "because_you_liked"
 
 FloatArray = npt.NDArray[np.float32]
 IndexArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,7 @@ class Recommender:
         history: History | None = None,
         exclude: Iterable[str] = (),
         diversity: float = 0.0,
+        allowed: BoolArray | None = None,
     ) -> RecommendationList:
         """Top ``k`` after ``offset`` for a user, never an item they interacted with or disliked.
 
@@ -231,7 +233,8 @@ class Recommender:
         model has not seen (a like since the last training), the user's scores are folded in from it
         (exactly, for an item-item model), so a new like changes the list at once. Without any
         positive the list is popularity. ``diversity`` in [0, 1] re-ranks by maximal marginal
-        relevance (0 = off).
+        relevance (0 = off). ``allowed`` (one flag per model item) keeps only the flagged items, before
+        the ranking is cut into pages, so a filtered page is full whenever enough items pass.
         """
         if k < 0 or offset < 0:
             raise ValueError("k and offset must be >= 0")
@@ -265,15 +268,26 @@ class Recommender:
                     user_vector = fold_in(art.item_factors, positives, weights[is_positive], art.fold_in_length)
                 scores = art.item_factors @ user_vector + art.item_biases
         scores[excluded] = -np.inf
+        if allowed is not None:
+            scores[~allowed] = -np.inf
 
-        if diversity > 0.0:
-            ranked = self._mmr(scores, k + offset, diversity)[offset:]
-        else:
-            ranked = top_indices(scores, k + offset)[offset:]
+        ranked = self.ranked(scores, k=k, offset=offset, diversity=diversity)
         items = self._explain(ranked, scores, positives if source != "popularity" else None, contributions)
         if source != "model":
             logger.debug("user %s served from %s", user_id, source)
         return RecommendationList(user_id=user_id, items=items, source=source, model_version=art.version)
+
+    def ranked(self, scores: FloatArray, *, k: int, offset: int = 0, diversity: float = 0.0) -> IndexArray:
+        """Item indices of ``scores`` from ``offset`` on, ``k`` of them: the full ranking's slice, or with
+        ``diversity`` > 0 the MMR re-ranking's (-inf scores are never ranked)."""
+        if diversity > 0.0:
+            return self._mmr(scores, k + offset, diversity)[offset:]
+        return top_indices(scores, k + offset)[offset:]
+
+    def weighted_history(self, history: History) -> tuple[IndexArray, FloatArray]:
+        """A history's model items and their weights as training weighs them, one per item (dislikes < 0)."""
+        indices, weights, _ = self._history(None, history)
+        return indices, weights
 
     def _history(
         self, user_index: int | None, history: History | None
@@ -413,10 +427,20 @@ class Recommender:
             max_similarity = np.maximum(max_similarity, similarity[pick])
         return pool[np.asarray(chosen, dtype=np.int64)]
 
-    def popular(self, *, k: int = 10, offset: int = 0, exclude: Iterable[str] = ()) -> tuple[Recommendation, ...]:
+    def popular(
+        self,
+        *,
+        k: int = 10,
+        offset: int = 0,
+        exclude: Iterable[str] = (),
+        allowed: BoolArray | None = None,
+        diversity: float = 0.0,
+    ) -> tuple[Recommendation, ...]:
         scores = np.array(self.artifact.popularity, dtype=np.float32)
         scores[self._known(exclude)] = -np.inf
-        return self._explain(top_indices(scores, k + offset)[offset:], scores, None)
+        if allowed is not None:
+            scores[~allowed] = -np.inf
+        return self._explain(self.ranked(scores, k=k, offset=offset, diversity=diversity), scores, None)
 
     def trending(self, *, k: int = 10, offset: int = 0) -> tuple[str, ...]:
         ranked = top_indices(np.asarray(self.artifact.trending, dtype=np.float32), k + offset)[offset:]
@@ -424,11 +448,20 @@ class Recommender:
 
     # --- items -----------------------------------------------------------------------------------
 
-    def similar_items(self, item_id: str, *, k: int = 10, offset: int = 0) -> tuple[SimilarItem, ...]:
+    def similar_items(
+        self,
+        item_id: str,
+        *,
+        k: int = 10,
+        offset: int = 0,
+        allowed: BoolArray | None = None,
+        diversity: float = 0.0,
+    ) -> tuple[SimilarItem, ...]:
         """Most similar items; an item the model lacks raises UnknownItem.
 
         Factor models: cosine similarity of the embeddings. Item-item models: the item's neighbour
         row, by weight (how much liking this item adds to the other's score), positive weights only.
+        ``allowed`` and ``diversity`` as in ``recommend``.
         """
         art = self.artifact
         index = art.item_index(item_id)
@@ -445,7 +478,9 @@ class Recommender:
             norms = np.maximum(np.asarray(art.item_norms) * max(float(art.item_norms[index]), 1e-12), 1e-12)
             scores = ((art.item_factors @ vector) / norms).astype(np.float32)
         scores[index] = -np.inf
-        ranked = top_indices(scores, k + offset)[offset:]
+        if allowed is not None:
+            scores[~allowed] = -np.inf
+        ranked = self.ranked(scores, k=k, offset=offset, diversity=diversity)
         return tuple(SimilarItem(str(art.item_ids[i]), float(scores[i])) for i in ranked.tolist())
 
     # --- many users at once ---------------------------------------------------------------------

@@ -189,18 +189,20 @@ def test_the_command_aggregates_every_day_since_a_date() -> None:
     assert len(out.getvalue().splitlines()) == (today - date(2026, 3, 9)).days + 1
 
 
-def test_the_command_defaults_to_yesterday_and_today(users: list[Any]) -> None:
+def test_the_command_defaults_to_every_day_a_late_event_can_still_land_on(users: list[Any], settings: Any) -> None:
+    settings.EVENTS_MAX_AGE_DAYS = 3
     now = django_timezone.now()
     RecommendationEvent.objects.bulk_create(
-        [stored_event(users[0], "view", now), stored_event(users[0], "view", now - timedelta(days=1))]
+        [stored_event(users[0], "view", now - timedelta(days=n)) for n in (0, 3, 4)]
     )
     out = StringIO()
 
     call_command("aggregate_recommendation_metrics", stdout=out)
 
     today = now.date()
-    assert set(DailyMetric.objects.values_list("date", flat=True)) == {today - timedelta(days=1), today}
-    assert len(out.getvalue().splitlines()) == 2
+    # Events are accepted up to EVENTS_MAX_AGE_DAYS late: those days are recomputed, older ones are final.
+    assert set(DailyMetric.objects.values_list("date", flat=True)) == {today - timedelta(days=3), today}
+    assert len(out.getvalue().splitlines()) == 4
 
 
 def test_the_command_refuses_a_future_date() -> None:

@@ -34,9 +34,9 @@ def test_the_same_client_ids_posted_twice_are_stored_once(post_events: PostEvent
     second = post_events(batch)
 
     assert first.status_code == 201, first.json()
-    assert first.json() == {"stored": 3, "duplicates": 0}
+    assert first.json() == {"stored": 3, "duplicates": 0, "pending": 0}
     assert second.status_code == 200
-    assert second.json() == {"stored": 0, "duplicates": 3}
+    assert second.json() == {"stored": 0, "duplicates": 3, "pending": 0}
     assert RecommendationEvent.objects.count() == 3
 
 
@@ -52,7 +52,7 @@ def test_a_batch_with_some_known_ids_stores_only_the_new_ones(post_events: PostE
     response = post_events({"events": [event("e2"), event("e3"), event("e3")]})
 
     assert response.status_code == 201
-    assert response.json() == {"stored": 1, "duplicates": 2}
+    assert response.json() == {"stored": 1, "duplicates": 2, "pending": 0}
     assert sorted(RecommendationEvent.objects.values_list("client_event_id", flat=True)) == ["e1", "e2", "e3"]
 
 
@@ -96,12 +96,46 @@ def test_the_variant_is_assigned_by_the_server(post_events: PostEvents, user: Ab
     assert RecommendationEvent.objects.get().variant == expected
 
 
-def test_a_future_client_time_is_clamped_to_now(post_events: PostEvents) -> None:
+def test_a_client_clock_a_little_ahead_is_taken_as_now(post_events: PostEvents) -> None:
     before = timezone.now()
 
-    post_events(event("e1", created_at=(before + timedelta(days=2)).isoformat()))
+    response = post_events(event("e1", created_at=(before + timedelta(seconds=90)).isoformat()))
 
+    assert response.status_code == 201, response.json()
     assert before <= RecommendationEvent.objects.get().created_at <= timezone.now()
+
+
+@pytest.mark.parametrize("ahead", [timedelta(minutes=6), timedelta(days=2)])
+def test_an_event_further_in_the_future_than_the_clock_skew_is_refused(
+    post_events: PostEvents, ahead: timedelta
+) -> None:
+    response = post_events(event("e1", "like", created_at=(timezone.now() + ahead).isoformat()))
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "event_in_future"
+    assert error["details"] == {"index": 0, "field": "created_at"}
+    assert not RecommendationEvent.objects.exists()
+    assert not Interaction.objects.exists()
+
+
+def test_an_event_buffered_offline_for_six_days_is_accepted(post_events: PostEvents, user: AbstractUser) -> None:
+    at = (timezone.now() - timedelta(days=6)).replace(microsecond=0)
+
+    response = post_events(event("e1", "like", created_at=at.isoformat()))
+
+    assert response.status_code == 201, response.json()
+    assert RecommendationEvent.objects.get().created_at == at
+    assert Interaction.objects.get(user_id=user.pk).timestamp == int(at.timestamp())
+
+
+def test_an_event_older_than_the_age_limit_is_refused(post_events: PostEvents, settings: Any) -> None:
+    settings.EVENTS_MAX_AGE_DAYS = 2
+    response = post_events(event("e1", created_at=(timezone.now() - timedelta(days=3)).isoformat()))
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_event"
+    assert response.json()["error"]["details"]["field"] == "created_at"
 
 
 def test_a_recent_client_time_is_kept(post_events: PostEvents) -> None:
@@ -171,7 +205,7 @@ def test_it_accepts_exactly_500_events(post_events: PostEvents) -> None:
     response = post_events({"events": [event(f"e{i}") for i in range(500)]})
 
     assert response.status_code == 201
-    assert response.json() == {"stored": 500, "duplicates": 0}
+    assert response.json() == {"stored": 500, "duplicates": 0, "pending": 0}
 
 
 def test_it_rejects_an_empty_batch(post_events: PostEvents) -> None:
@@ -181,8 +215,8 @@ def test_it_rejects_an_empty_batch(post_events: PostEvents) -> None:
     assert "events" in response.json()["error"]["details"]
 
 
-def test_it_rejects_an_event_older_than_a_day_with_its_own_code(post_events: PostEvents) -> None:
-    old = (timezone.now() - timedelta(days=2)).isoformat()
+def test_it_rejects_an_event_older_than_a_week_with_its_own_code(post_events: PostEvents) -> None:
+    old = (timezone.now() - timedelta(days=8)).isoformat()
 
     response = post_events({"events": [event("ok"), event("old", created_at=old)]})
 

@@ -13,7 +13,9 @@ from analytics import services
 from analytics.errors import EventsUnavailable, InvalidEvent
 from analytics.models import RecommendationEvent
 from analytics.types import EventInput
-from recommendations.feedback import FeedbackEvent
+from recommendations.data import get_interaction_store
+from recommendations.domain import CatalogItem, InteractionKind
+from recommendations.models import Interaction, PendingInteraction
 
 record = async_to_sync(services.recommendation_events_record)
 
@@ -23,15 +25,8 @@ def _event(client_event_id: str, kind: str = "view", **fields: Any) -> EventInpu
 
 
 @pytest.fixture
-def feedback_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, list[FeedbackEvent]]]:
-    """Records what is handed to the colleague's feedback function (its effects are tested there)."""
-    calls: list[tuple[int, list[FeedbackEvent]]] = []
-
-    async def apply_feedback_events(user_id: int, events: list[FeedbackEvent]) -> None:
-        calls.append((user_id, events))
-
-    monkeypatch.setattr(services, "apply_feedback_events", apply_feedback_events)
-    return calls
+def catalog() -> None:
+    get_interaction_store().upsert_catalog("anime", [CatalogItem("5114", "Fullmetal Alchemist", ("Action",))])
 
 
 @pytest.mark.django_db
@@ -43,41 +38,29 @@ def test_it_reports_which_client_ids_were_new_and_which_were_duplicates(user: Ab
     assert result.stored == ("b",)
     assert result.duplicates == ("a", "b")
     assert result.variant == "control"
+    assert result.pending == 0
 
 
 @pytest.mark.django_db
-def test_only_likes_and_dislikes_are_applied_as_feedback(
-    user: AbstractUser, feedback_calls: list[tuple[int, list[FeedbackEvent]]]
-) -> None:
-    record(user_id=user.pk, events=[_event("v"), _event("c", "click"), _event("l", "like"), _event("d", "dislike")])
+@pytest.mark.usefixtures("catalog")
+def test_only_feedback_events_change_interactions(user: AbstractUser) -> None:
+    record(user_id=user.pk, events=[_event("v"), _event("c", "click"), _event("s", "skip"), _event("l", "like")])
 
-    assert len(feedback_calls) == 1
-    user_id, events = feedback_calls[0]
-    assert user_id == user.pk
-    assert [(e.event, e.content_type, e.item_id) for e in events] == [
-        ("like", "anime", "5114"),
-        ("dislike", "anime", "5114"),
-    ]
+    assert list(Interaction.objects.values_list("user_id", "kind")) == [(user.pk, InteractionKind.LIKED)]
+    assert not PendingInteraction.objects.exists()
 
 
 @pytest.mark.django_db
-def test_a_retried_like_is_applied_again_so_a_failed_feedback_step_heals(
-    user: AbstractUser, feedback_calls: list[tuple[int, list[FeedbackEvent]]]
-) -> None:
+@pytest.mark.usefixtures("catalog")
+def test_a_retried_event_is_not_applied_again_after_a_newer_one(user: AbstractUser) -> None:
+    # Applying the retried like again would undo the unlike that came after it.
     record(user_id=user.pk, events=[_event("l", "like")])
-    record(user_id=user.pk, events=[_event("l", "like")])
+    record(user_id=user.pk, events=[_event("u", "unlike")])
+    result = record(user_id=user.pk, events=[_event("l", "like")])
 
-    assert [len(events) for _, events in feedback_calls] == [1, 1]
-    assert RecommendationEvent.objects.count() == 1
-
-
-@pytest.mark.django_db
-def test_no_feedback_call_without_likes_or_dislikes(
-    user: AbstractUser, feedback_calls: list[tuple[int, list[FeedbackEvent]]]
-) -> None:
-    record(user_id=user.pk, events=[_event("v"), _event("s", "skip")])
-
-    assert feedback_calls == []
+    assert result.duplicates == ("l",)
+    assert not Interaction.objects.exists()
+    assert RecommendationEvent.objects.count() == 2
 
 
 @pytest.mark.django_db

@@ -107,6 +107,40 @@ async def test_requests_django_refuses_are_refused_the_same_way(
     assert len(django_requests) == 2
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"genre": "Drama"},
+        {"genre": ["Drama", "Comedy"], "limit": "5"},
+        {"year_min": "1990", "year_max": "2000"},
+        {"exclude": "tt800000001,tt800000002"},
+        {"diversity": "0.5"},
+        {"diversity": "0"},
+        {"genre": "Polka"},
+        {"exclude": "not-an-id"},
+        {"utm_source": "newsletter"},
+    ],
+)
+async def test_a_filter_or_any_other_parameter_is_answered_by_django_and_alike(
+    api: Api, params: dict[str, Any], django_requests: list[str]
+) -> None:
+    django, fast = await both(api, PAGE, **params)
+    assert django == fast
+    assert django[0] in {200, 400}
+    # Handed to Django: both requests went through its request cycle.
+    assert len(django_requests) == 2
+
+
+async def test_a_cached_plain_page_is_never_the_answer_to_a_filtered_request(api: Api) -> None:
+    plain = await api.get(PAGE, limit=10)
+    again = await api.get(PAGE, limit=10)
+    filtered = await api.get(PAGE, limit=10, diversity=0.9)
+    assert again.headers["X-Cache"] == "hit"
+    assert filtered.headers["X-Cache"] == "miss"
+    assert filtered.json()["diversity"] == 0.9
+    assert filtered.content != plain.content
+
+
 async def test_an_unknown_type_and_other_methods_go_to_django(api: Api) -> None:
     django, fast = await both(api, "/v1/recommendations/books/")
     assert django == fast

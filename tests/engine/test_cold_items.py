@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import numpy as np
 
 from recommendations.domain import CatalogItem
@@ -54,7 +57,8 @@ EASE = EngineConfig.from_overrides({"pinned_models": {"*": "ease"}, "ease_lambda
 
 
 def test_ease_places_a_new_item_among_the_warm_items_of_its_genres() -> None:
-    artifact = train_model(clustered_interactions(), catalog(), EASE)
+    # At full weight, so the placement itself shows (the default halves what users get for it).
+    artifact = train_model(clustered_interactions(), catalog(), dataclasses.replace(EASE, cold_item_weight=1.0))
     assert artifact.kind == "item_item"
     assert artifact.item_index("new_a") is not None
     assert artifact.item_index("new_none") is None  # no genre, no peers to place it by
@@ -73,7 +77,23 @@ def test_an_ease_cold_item_gets_the_mean_column_of_its_genre_peers() -> None:
     peers = artifact.item_indices(np.array([f"a{n:02d}" for n in range(10)], dtype=np.str_))
     new_a = artifact.item_index("new_a")
     warm = artifact.item_indices(np.array([f"{c}{n:02d}" for c in "ab" for n in range(10)], dtype=np.str_))
-    # What liking each warm item adds to the new item: the mean of what it adds to the ten "a" items.
-    expected = weights[np.ix_(warm, peers)].mean(axis=1)
+    # What liking each warm item adds to the new item: the mean of what it adds to the ten "a" items,
+    # times cold_item_weight.
+    expected = weights[np.ix_(warm, peers)].mean(axis=1) * EASE.cold_item_weight
     np.testing.assert_allclose(weights[warm, new_a], expected, rtol=1e-5, atol=1e-6)
     assert expected[:10].min() > 0  # "a" lovers get something from it, so the test says something
+
+
+def test_the_cold_item_weight_scales_what_users_get_for_a_cold_item_not_its_similar_items() -> None:
+    def weights_with(weight: float) -> tuple[Any, Any]:
+        config = dataclasses.replace(EASE, cold_item_weight=weight)
+        artifact = train_model(clustered_interactions(), catalog(), config)
+        matrix = Recommender(artifact)._neighbour_matrix.toarray()
+        new_a = artifact.item_index("new_a")
+        return matrix[:, new_a], matrix[new_a, :]
+
+    full_column, full_row = weights_with(1.0)
+    half_column, half_row = weights_with(0.5)
+    assert np.abs(full_column).sum() > 0
+    np.testing.assert_allclose(half_column, full_column * 0.5, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(half_row, full_row, rtol=1e-5, atol=1e-7)

@@ -12,7 +12,8 @@ import json
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -62,6 +63,19 @@ def neo4j_instance() -> Iterator[Neo4jInstance]:
             _instance.remove()
 
 
+def fill_private_graph(instance: Neo4jInstance, fill: Callable[[Neo4jInteractionStore], object]) -> dict[str, str]:
+    """Write into the private instance (its schema first); returns the settings that point at it."""
+    graph_settings = {"NEO4J_URI": instance.uri, "NEO4J_PASSWORD": NEO4J_TEST_PASSWORD,
+                      "RECOMMENDATIONS_SOURCE": "neo4j"}  # fmt: skip
+    graph.close_sync_driver()
+    with override_settings(**graph_settings):
+        store = Neo4jInteractionStore()
+        store.ensure_schema()
+        fill(store)
+        graph.close_sync_driver()
+    return graph_settings
+
+
 def wait_ready(http: httpx.Client, timeout: float = 60) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
@@ -76,15 +90,11 @@ def wait_ready(http: httpx.Client, timeout: float = 60) -> float:
 def test_a_stopped_neo4j_degrades_gracefully_and_recovers_without_a_restart(
     neo4j_instance: Neo4jInstance, trained_model_dir: Path, tmp_path: Path
 ) -> None:
-    graph_settings = {"NEO4J_URI": neo4j_instance.uri, "NEO4J_PASSWORD": NEO4J_TEST_PASSWORD,
-                      "RECOMMENDATIONS_SOURCE": "neo4j"}  # fmt: skip
-    graph.close_sync_driver()
-    with override_settings(**graph_settings):
-        store = Neo4jInteractionStore()
-        store.ensure_schema()
+    def seeded(store: Neo4jInteractionStore) -> None:
         for ct in (ContentType.MOVIES, ContentType.ANIME):
             write_dataset(store, generate_content(API_SPEC, ct), progress=False)
-        graph.close_sync_driver()
+
+    graph_settings = fill_private_graph(neo4j_instance, seeded)
     # Movies have a model; anime has none, so it is served from the (cached) popularity pool.
     model_dir = tmp_path / "models"
     shutil.copytree(trained_model_dir / "movies", model_dir / "movies")
@@ -154,4 +164,83 @@ def test_a_stopped_neo4j_degrades_gracefully_and_recovers_without_a_restart(
         ready_after_restart_s=round(recovery_s, 1),
         new_model_served_without_restart=True,
         neo4j_restart_to_new_model_s=round(recovered_after_s, 1),
+    )
+
+
+# Not in the seeded data: everything this user has in the graph comes from the events below.
+OUTBOX_USER = 4242
+
+
+def _graph_rows(uri: str, user_id: int) -> set[tuple[str, str, float | None]]:
+    """(relationship type, item, value) of one user in the private graph, read with a driver of its own."""
+    import neo4j
+
+    with neo4j.GraphDatabase.driver(uri, auth=("neo4j", NEO4J_TEST_PASSWORD)) as driver:
+        records = driver.execute_query(
+            "MATCH (:User {user_id: $user_id})-[r]->(m:Movie) RETURN type(r) AS rel, m.imdb_id AS item, r.value AS v",
+            {"user_id": user_id},
+        ).records
+    return {(record["rel"], record["item"], record["v"]) for record in records}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("postgres_settings")
+def test_feedback_accepted_during_an_outage_reaches_the_restarted_graph_without_any_retry(
+    neo4j_instance: Neo4jInstance, tmp_path: Path
+) -> None:
+    from analytics.models import RecommendationEvent
+    from recommendations.domain import CatalogItem
+    from recommendations.models import PendingInteraction
+
+    films = [CatalogItem(f"tt700000{n}", f"Film {n}", ("Drama",), 2001) for n in range(3)]
+    graph_settings = fill_private_graph(neo4j_instance, lambda store: store.upsert_catalog("movies", films))
+    make_user(OUTBOX_USER)
+    env = {
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "MODEL_DIR": str(tmp_path / "models"),
+        "NEO4J_CONNECTION_TIMEOUT": "1",
+        "OUTBOX_DRAIN_INTERVAL_S": "1",
+        **graph_settings,
+    }
+
+    def event(kind: str, item: int, **fields: object) -> dict[str, object]:
+        return {"client_event_id": uuid.uuid4().hex, "content_type": "movies", "item_id": f"tt700000{item}",
+                "event": kind, **fields}  # fmt: skip
+
+    with (
+        live_server(tmp_path, **env) as server,
+        httpx.Client(base_url=server.url, headers=bearer(OUTBOX_USER), timeout=30) as http,
+    ):
+        neo4j_instance.stop()
+        accepted = [
+            http.post("/v1/recommendations/events/", json={"events": [event("like", 0), event("watchlist_add", 1)]}),
+            http.post("/v1/recommendations/events/", json={"events": [event("like", 2), event("unlike", 0)]}),
+            http.post("/v1/recommendations/events/", json=event("rated", 1, value=4)),
+        ]
+        assert [r.status_code for r in accepted] == [201, 201, 201], [r.text for r in accepted]
+        assert [r.json()["pending"] for r in accepted] == [2, 4, 5]
+        assert PendingInteraction.objects.count() == 5
+
+        restarted = time.monotonic()
+        neo4j_instance.start()
+        # No client retries and no command: the web process's own drain applies the queue.
+        deadline = time.monotonic() + 120
+        while PendingInteraction.objects.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        applied_after_s = time.monotonic() - restarted
+        assert not PendingInteraction.objects.exists(), server.log_text()[-3000:]
+
+    # In order (the like of film 0 was taken back) and once each; every event stored once.
+    assert _graph_rows(neo4j_instance.uri, OUTBOX_USER) == {
+        ("WATCHLISTED", "tt7000001", None),
+        ("LIKED", "tt7000002", None),
+        ("RATED", "tt7000001", 4.0),
+    }
+    assert RecommendationEvent.objects.count() == 5
+    record_figure(
+        "outbox_neo4j_restart",
+        events_accepted_during_outage=5,
+        changes_pending_at_restart=5,
+        applied_without_retry=True,
+        neo4j_restart_to_applied_s=round(applied_after_s, 1),
     )

@@ -19,7 +19,7 @@ from asgiref.sync import sync_to_async
 
 from analytics.models import RecommendationEvent
 from musicbud import graph
-from recommendations import feedback
+from recommendations import outbox
 from recommendations.data.graph_profiles import GenreFormat, get_profile
 from recommendations.data.neo4j_accounts import AccountGraphStore, SeedPerson, write_people
 from recommendations.data.neo4j_schema import GraphLabels, drop_prefixed_graph
@@ -178,7 +178,7 @@ async def test_hostile_event_fields_are_stored_verbatim_and_feedback_reaches_the
     api: Api, graph_store: Neo4jInteractionStore, canary: Neo4jInteractionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Likes become graph interactions; route them into this test's own labels of the shared Neo4j.
-    monkeypatch.setattr(feedback, "get_interaction_store", lambda: graph_store)
+    monkeypatch.setattr(outbox, "get_interaction_store", lambda: graph_store)
     await sync_to_async(graph_store.upsert_catalog)(
         "movies", [CatalogItem(item_id="tt0000042", title="Target", genres=())]
     )

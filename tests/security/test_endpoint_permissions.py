@@ -45,12 +45,18 @@ ACCESS: dict[str, Access] = {
     "v1/auth/token/refresh/": _access("public", "POST"),
     "v1/recommendations/": _access("user", "GET"),
     "v1/recommendations/events/": _access("user", "POST"),
+    "v1/recommendations/me/": _access("user", "DELETE"),
+    "v1/recommendations/buds/": _access("user", "GET"),
+    "v1/recommendations/buds/visibility/": _access("user", "GET", "POST"),
     # The MusicBud app's guest mode: no token, no personal data, throttled per client address.
     "v1/recommendations/public/": _access("public", "GET"),
     "v1/recommendations/status/": _access("user", "GET"),
     "v1/recommendations/train/models/": _access("staff", "POST"),
     "v1/recommendations/train/models/<int:run_id>/": _access("staff", "GET"),
     "v1/recommendations/<str:content_type>/": _access("user", "GET"),
+    "v1/recommendations/<str:content_type>/popular/": _access("user", "GET"),
+    "v1/recommendations/<str:content_type>/trending/": _access("user", "GET"),
+    "v1/recommendations/<str:content_type>/latest/": _access("user", "GET"),
     "v1/recommendations/<str:content_type>/<str:item_id>/similar/": _access("user", "GET"),
     "v1/schema/": _access("public", "GET"),
     "v1/docs/": _access("public", "GET"),
@@ -62,7 +68,10 @@ ADMIN_PUBLIC = {"admin/login/", "admin/logout/"}
 PARAMS = {"content_type": "movies", "item_id": "tt0000001", "run_id": "1", "app_label": "analytics"}
 # A body that passes authentication and permission but is refused by validation: a staff POST to the
 # training route must not start a real training run.
-BODIES: dict[str, Any] = {"v1/recommendations/train/models/": {"content_types": ["not-a-type"]}}
+BODIES: dict[str, Any] = {
+    "v1/recommendations/train/models/": {"content_types": ["not-a-type"]},
+    "v1/recommendations/buds/visibility/": {"visible": True},
+}
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 

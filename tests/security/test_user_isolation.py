@@ -64,7 +64,7 @@ async def test_events_are_stored_for_the_caller_even_when_the_body_names_another
     response = await alice.post("/v1/recommendations/events/", forged)
     # A client id is scoped to its user: Alice's event is new (201), Bob's is untouched.
     assert response.status_code == 201
-    assert response.json() == {"stored": 1, "duplicates": 0}
+    assert response.json() == {"stored": 1, "duplicates": 0, "pending": 0}
     batch = {"events": [{**event, "client_event_id": "shared-id-2"}], "user_id": BOB}
     assert (await alice.post("/v1/recommendations/events/", batch)).status_code == 201
     rows = await sync_to_async(_event_rows)()

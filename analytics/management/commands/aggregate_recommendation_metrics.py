@@ -1,10 +1,14 @@
-"""Cron: recompute daily recommendation metrics (default: yesterday and today, UTC). Idempotent."""
+"""Cron: recompute daily recommendation metrics (default: the last EVENTS_MAX_AGE_DAYS days and today, UTC).
+
+Events are accepted up to EVENTS_MAX_AGE_DAYS late (offline clients), so every day they can still land on is
+recomputed. Idempotent."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
@@ -21,7 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         today = timezone.now().date()
-        first: date = options["date"] or options["since"] or today - timedelta(days=1)
+        first: date = options["date"] or options["since"] or today - timedelta(days=settings.EVENTS_MAX_AGE_DAYS)
         last: date = options["date"] or today
         if first > today:
             raise CommandError(f"{first} is in the future")
