@@ -72,6 +72,8 @@ class SparkOptions:
             "spark.ui.showConsoleProgress": "false",
             "spark.sql.shuffle.partitions": str(self.parallelism()),
             "spark.default.parallelism": str(self.parallelism()),
+            # ALS's checkpoints (fit_spark_als) are deleted once their RDDs are gone, not kept per fit.
+            "spark.cleaner.referenceTracking.cleanCheckpoints": "true",
         }
         if self.master.startswith("local"):
             # A local master listens on loopback only.
@@ -87,6 +89,9 @@ class SparkOptions:
             return int(inner) if inner.isdigit() else 2
         return 8
 
+
+# ALS iterations between checkpoints of its factors (MLlib's default, made explicit: spark_session says why).
+CHECKPOINT_EVERY = 10
 
 _session: Any = None
 _session_options: SparkOptions | None = None
@@ -122,6 +127,11 @@ def spark_session(options: SparkOptions) -> Any:
             # Py4J error when the master refuses us: the training must not run without Spark.
             raise EngineUnavailable(f"Spark could not start on {options.master}: {exc}") from exc
         session.sparkContext.setLogLevel("WARN")
+        # Without a checkpoint folder ALS never cuts its RDD lineage: at the engine's 15 iterations the
+        # task that deserialises it overflowed the JVM's stack on ML-100K (StackOverflowError, which
+        # Spark treats as fatal: the JVM exited and took the session with it); with one, 15 and 30
+        # iterations fit in 25 s (/tmp repro, local[2]). On a cluster it must be shared, as the staging folder.
+        session.sparkContext.setCheckpointDir(str(options.staging_dir / "checkpoints"))
         # Before logging shuts down (atexit runs last-registered first): Py4J logs as it disconnects.
         atexit.register(stop_spark_session)
         logger.info("Spark session on %s started in %.1fs", options.master, time.perf_counter() - started)
@@ -129,13 +139,60 @@ def spark_session(options: SparkOptions) -> Any:
         return session
 
 
+def _alive(session: Any) -> bool:
+    """Whether the session's JVM still answers (one Py4J round trip)."""
+    py4j = _import("py4j.protocol")
+    try:
+        session.sparkContext._jvm.java.lang.System.nanoTime()
+    except (py4j.Py4JError, OSError):
+        return False
+    return True
+
+
 def stop_spark_session() -> None:
     """Stop the process's session (the JVM goes with it); the next fit starts a new one."""
     global _session, _session_options
     with _session_lock:
-        if _session is not None:
+        if _session is not None and _alive(_session):
             _session.stop()
         _session, _session_options = None, None
+
+
+def _forget_if_dead(session: Any) -> None:
+    """After a failed fit: a JVM that exited (a fatal error, out of memory) is dropped, not reused.
+
+    Kept, every later fit of this long-lived process would fail on the dead gateway until a restart.
+    """
+    global _session, _session_options
+    with _session_lock:
+        if _session is session and not _alive(session):
+            logger.warning("the Spark session's JVM is gone; the next fit starts a new one")
+            _reset_pyspark(session)
+            _session, _session_options = None, None
+
+
+def _reset_pyspark(session: Any) -> None:
+    """Make PySpark forget a dead JVM, so that the next ``getOrCreate`` launches a new one.
+
+    PySpark keeps its gateway, context and session as class attributes and reuses them while they are
+    set; its own ``stop`` needs the JVM to answer. These are pyspark 3.5's names (pinned, requirements.txt).
+    """
+    pyspark = _import("pyspark")
+    sql = _import("pyspark.sql")
+    context = session.sparkContext
+    if context._accumulatorServer is not None:
+        context._accumulatorServer.shutdown()
+        context._accumulatorServer = None
+    context._jsc = None
+    with pyspark.SparkContext._lock:
+        if pyspark.SparkContext._gateway is not None:
+            pyspark.SparkContext._gateway.close()  # this side's sockets; the other side is gone
+        pyspark.SparkContext._active_spark_context = None
+        pyspark.SparkContext._gateway = None
+        pyspark.SparkContext._jvm = None
+    sql.SparkSession._instantiatedSession = None
+    sql.SparkSession._activeSession = None
+    sql.SQLContext._instantiatedContext = None
 
 
 @dataclass(frozen=True)
@@ -195,7 +252,7 @@ def fit_spark_als(
             userCol="user", itemCol="item", ratingCol="weight", seed=seed, nonnegative=False,
             # One block per core of a local master: ALS's default of 10 blocks shuffled 1.5x longer on
             # local[2] (1M pairs, 32 factors, 15 iterations: 143 s vs 96 s, /tmp smoke run, load 2.4-4.7).
-            numUserBlocks=blocks, numItemBlocks=blocks,
+            numUserBlocks=blocks, numItemBlocks=blocks, checkpointInterval=CHECKPOINT_EVERY,
         )  # fmt: skip
         model = als.fit(session.read.parquet(str(path)))
         user_factors = _collect(model.userFactors, n_users, factors)
@@ -203,6 +260,7 @@ def fit_spark_als(
     except EngineError:
         raise
     except Exception as exc:
+        _forget_if_dead(session)
         # Py4J's error carries the JVM's stack trace: the reason lands on the TrainingLog.
         raise SparkFailed(f"Spark ALS failed on {options.master}: {str(exc)[:2000]}") from exc
     finally:

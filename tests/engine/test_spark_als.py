@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from recommendations.data.seeding import generate_content
 from recommendations.domain import ContentType
@@ -21,7 +22,7 @@ from recommendations.engine.budget import SPARK_ALS_FIXED_S, Budget, Sizes
 from recommendations.engine.errors import InvalidConfig
 from recommendations.engine.selection import select_model
 from recommendations.engine.serving import Recommender
-from recommendations.engine.spark import SparkOptions
+from recommendations.engine.spark import CHECKPOINT_EVERY, SparkFailed, SparkOptions, fit_spark_als, spark_session
 from tests.api.conftest import API_SPEC
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,8 +30,8 @@ GRID = {"num_threads": 1, "als_factors": [8], "als_iterations": 5, "spark_als_re
 
 
 @pytest.fixture
-def spark(tmp_path: Path) -> SparkOptions:
-    return SparkOptions(master="local[2]", staging_dir=tmp_path / "spark")
+def spark(spark_master: str, tmp_path: Path) -> SparkOptions:
+    return SparkOptions(master=spark_master, staging_dir=tmp_path / "spark")
 
 
 def test_a_spark_model_is_the_artifact_a_local_als_makes_and_has_learned_its_users(
@@ -74,6 +75,28 @@ def test_spark_als_joins_selection_with_its_validation_metrics_and_budget(spark:
     assert selection.summary()["best_per_model"]["spark_als"]["ndcg@10"] == pytest.approx(
         spark_trials[0].metrics.ndcg, abs=1e-5
     )
+
+
+def test_a_fit_far_past_the_checkpoint_interval_keeps_the_jvm_alive(spark: SparkOptions) -> None:
+    # Without checkpoints 40 iterations overflowed the JVM's stack even on this much data, and the
+    # JVM exited (a /tmp repro before CHECKPOINT_EVERY existed).
+    pairs = sp.random(60, 80, density=0.1, random_state=0, format="coo", dtype=np.float32)
+    iterations = 4 * CHECKPOINT_EVERY
+    fitted = fit_spark_als(pairs, spark, factors=4, regularization=0.1, alpha=5.0, iterations=iterations, seed=0)
+    assert np.abs(fitted.item_factors).sum() > 0
+    assert spark_session(spark).range(3).count() == 3
+
+
+def test_a_session_whose_jvm_died_is_replaced_by_the_next_fit(spark: SparkOptions) -> None:
+    session = spark_session(spark)
+    session.sparkContext._gateway.proc.kill()  # what a fatal JVM error does to the session
+    session.sparkContext._gateway.proc.wait(timeout=30)
+    pairs = sp.random(30, 40, density=0.2, random_state=1, format="coo", dtype=np.float32)
+    with pytest.raises(SparkFailed, match="Spark ALS failed on local"):
+        fit_spark_als(pairs, spark, factors=4, regularization=0.1, alpha=5.0, iterations=2, seed=0)
+    fitted = fit_spark_als(pairs, spark, factors=4, regularization=0.1, alpha=5.0, iterations=2, seed=0)
+    assert np.abs(fitted.user_factors).sum() > 0
+    assert spark_session(spark) is not session
 
 
 def test_without_spark_the_candidate_is_skipped_with_the_reason() -> None:

@@ -1,6 +1,6 @@
 """RECOMMENDATIONS_TRAINER=spark: every type trained by Spark MLlib's ALS (local[2]) from each store, then served.
 
-One Spark session serves the whole test run (engine/spark.py keeps one per process); the data is the
+One Spark session serves the whole test run (the session-scoped ``spark_master`` fixture); the data is the
 API tests' small seeded set and the grid one point, so each training is one validation fit and one
 refit on Spark: a few seconds each.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -24,11 +24,9 @@ from recommendations.engine import load_artifact
 from recommendations.engine.artifact import CURRENT, FACTORS
 from recommendations.models import TrainingLog, TrainingStatus
 from recommendations.training import train_content_type
-from tests.api.conftest import _fresh_cache, api, seeded
+from tests.api.conftest import Api, _fresh_cache, api, make_user, obtain_tokens, seeded
 from tests.api.test_neo4j_source import graph_source
-
-if TYPE_CHECKING:
-    from tests.api.conftest import Api
+from tests.conftest import asgi_client
 
 __all__ = ["_fresh_cache", "api", "graph_source", "seeded"]
 
@@ -39,9 +37,9 @@ SPARK_ENGINE = {"num_threads": 1, "als_factors": [8], "spark_als_regularizations
 
 
 @pytest.fixture
-def on_spark(settings: Any, tmp_path: Path) -> Path:
+def on_spark(settings: Any, tmp_path: Path, spark_master: str) -> Path:
     settings.RECOMMENDATIONS_TRAINER = {"*": "spark"}
-    settings.SPARK_MASTER_URL = "local[2]"
+    settings.SPARK_MASTER_URL = spark_master
     settings.SPARK_STAGING_DIR = tmp_path / "spark"
     settings.RECOMMENDATIONS_ENGINE = SPARK_ENGINE
     settings.MODEL_DIR = tmp_path / "models"
@@ -68,7 +66,7 @@ def check_trained_on_spark(log: TrainingLog, model_dir: Path, content_type: Cont
 
 
 async def served_shape(api: Api, content_type: ContentType) -> dict[str, Any]:
-    """What a client sees of a type: a page, similar items and the model status (its keys and sources)."""
+    """What a client sees of a type: a page and similar items (their keys, sources and reasons)."""
     page = await api.get(f"/v1/recommendations/{content_type.value}/", limit=5)
     assert page.status_code == 200, page.json()
     body = page.json()
@@ -86,16 +84,39 @@ async def served_shape(api: Api, content_type: ContentType) -> dict[str, Any]:
     }
 
 
+async def newcomer(user_id: int) -> Api:
+    """A user the model has never seen: their pages are folded in from what they like after the training."""
+    await sync_to_async(make_user)(user_id)
+    client = asgi_client()
+    return Api(client, (await obtain_tokens(client, f"user{user_id}"))["access"])
+
+
+async def folded_in(user: Api, content_type: ContentType, liked: str) -> dict[str, Any]:
+    page = await user.get(f"/v1/recommendations/{content_type.value}/", limit=5)
+    assert page.status_code == 200, page.json()
+    items = page.json()["items"]
+    return {"source": page.json()["source"], "liked_excluded": liked not in [i["item_id"] for i in items],
+            "reasons": sorted({i["reason"]["code"] for i in items})}  # fmt: skip
+
+
 @pytest.mark.usefixtures("seeded", "postgres_settings")
 async def test_spark_trains_every_type_from_the_built_in_store_and_serves_it_as_a_local_model_is_served(
     api: Api, on_spark: Path, settings: Any
 ) -> None:
     logs = {ct: await sync_to_async(train_content_type)(ct, triggered_by="test") for ct in ContentType}
-    served = {}
+    served, folds, likes = {}, {}, {}
+    new = await newcomer(4242)
     for ct, log in logs.items():
         check_trained_on_spark(log, on_spark, ct)
         served[ct] = await served_shape(api, ct)
         assert served[ct]["version"] == log.model_version
+        # A like after the training: the newcomer's page is folded in from the Spark model's item factors
+        # (the API calls a folded-in page "model"; with no history the newcomer would get "popularity").
+        likes[ct] = (await api.get(f"/v1/recommendations/{ct.value}/", limit=1)).json()["items"][0]["item_id"]
+        like = {"client_event_id": str(uuid.uuid4()), "content_type": ct.value, "item_id": likes[ct], "event": "like"}
+        assert (await new.post("/v1/recommendations/events/", like)).status_code == 201
+        folds[ct] = await folded_in(new, ct, likes[ct])
+        assert folds[ct] == {"source": "model", "liked_excluded": True, "reasons": ["because_you_liked"]}
 
     # The same user and data with a local model of the same kind: the API cannot tell them apart.
     settings.RECOMMENDATIONS_TRAINER = {"*": "local"}
@@ -107,6 +128,7 @@ async def test_spark_trains_every_type_from_the_built_in_store_and_serves_it_as_
         local_shape = await served_shape(api, ct)
         assert local_shape["version"] == local.model_version
         assert {**local_shape, "version": None} == {**served[ct], "version": None}
+        assert await folded_in(new, ct, likes[ct]) == folds[ct]
         assert served[ct]["source"] == "model"
         assert served[ct]["reasons"] == ["because_you_liked"]
 

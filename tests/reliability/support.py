@@ -103,7 +103,8 @@ def manage(*args: str, env: Mapping[str, str], timeout: float = 120) -> subproce
 class LiveServer:
     """scripts/serve.sh (granian) serving musicbud.asgi:application on 127.0.0.1 with production settings."""
 
-    def __init__(self, log_dir: Path, *, workers: int = 1, **env: str | None) -> None:
+    # Positional-only: ``env`` is any variable name, ``workers`` must not be one of them.
+    def __init__(self, log_dir: Path, workers: int = 1, /, **env: str | None) -> None:
         self.port = free_port()
         self.workers = workers
         self.url = f"http://127.0.0.1:{self.port}"

@@ -56,7 +56,7 @@ def two_servers(
         "MODEL_DIR": str(model_dir),
         "RECOMMENDATIONS_ENGINE": json.dumps(SLOW_ENGINE),
     }
-    servers = [LiveServer(tmp_path, workers=2, **env) for _ in range(2)]
+    servers = [LiveServer(tmp_path, 2, **env) for _ in range(2)]
     starting = [threading.Thread(target=server.start) for server in servers]
     for thread in starting:
         thread.start()
