@@ -77,7 +77,20 @@ def model_bytes(users: int, items: int, pairs: int, factors: int) -> int:
     return users * per_user + items * per_item + pairs * per_pair
 
 
+def cpu_seconds(spark: SparkOptions | None) -> float:
+    """CPU time of this process (every thread: implicit's, numpy's) and, with Spark, of its JVM (on a
+    local master the executors are the JVM's threads). On a shared machine this is the steadier measure:
+    the others' load stretches the wall time of a fit, not the work it does."""
+    own = time.process_time()
+    if spark is None:
+        return own
+    jvm = spark_session(spark).sparkContext._gateway.proc.pid  # PySpark's child: the JVM itself
+    fields = Path(f"/proc/{jvm}/stat").read_text().rsplit(")", 1)[1].split()
+    return own + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def refit(arrays: InteractionArrays, config: EngineConfig, model: str, spark: SparkOptions | None) -> dict[str, Any]:
+    cpu = cpu_seconds(spark if model == "spark_als" else None)
     started = time.perf_counter()
     matrix = build_interaction_matrix(arrays, config)
     matrix_s = time.perf_counter() - started
@@ -86,7 +99,9 @@ def refit(arrays: InteractionArrays, config: EngineConfig, model: str, spark: Sp
     candidate = Candidate(model, {"factors": float(FACTORS), "regularization": regularization, "alpha": 5.0})
     artifact = fit_candidate(ctx, candidate)
     total = time.perf_counter() - started
-    return {"artifact": artifact, "seconds": total, "matrix_s": matrix_s, "fit_s": artifact.metadata["fit_seconds"]}
+    cpu = cpu_seconds(spark if model == "spark_als" else None) - cpu
+    return {"artifact": artifact, "seconds": total, "matrix_s": matrix_s, "fit_s": artifact.metadata["fit_seconds"],
+            "cpu_s": cpu}  # fmt: skip
 
 
 def training_peak_bytes(size: int, config: EngineConfig) -> int:
@@ -235,7 +250,8 @@ def measure(size: int, config: EngineConfig, spark: SparkOptions | None, repeats
                 "formula_bytes": model_bytes(artifact.n_users, artifact.n_items, pairs, FACTORS),
             }  # fmt: skip
         print(f"{size:>9,} interactions  {trainer:5}  refit {result['seconds']:6.1f}s "
-              f"(matrix {result['matrix_s']:.1f}s, fit {result['fit_s']:.1f}s)", flush=True)  # fmt: skip
+              f"(matrix {result['matrix_s']:.1f}s, fit {result['fit_s']:.1f}s), {result['cpu_s']:.1f} CPU-s",
+              flush=True)  # fmt: skip
     point["training_peak_bytes"] = training_peak_bytes(size, config)
     print(f"{'':>9}  training peak heap {point['training_peak_bytes'] / 2**20:.0f} MiB "
           f"({point['training_peak_bytes'] / size:.0f} bytes per interaction)", flush=True)  # fmt: skip
@@ -246,15 +262,18 @@ def measure(size: int, config: EngineConfig, spark: SparkOptions | None, repeats
 
 
 def time_models(points: list[dict[str, Any]], trainers: tuple[str, ...]) -> dict[str, Any]:
+    """Both time models for each trainer, on wall seconds and on CPU seconds."""
     fits: dict[str, Any] = {}
     print("linear: seconds = a + b * positives; power: seconds = c * positives ** p")
     for trainer in trainers:
-        xs = [float(p["positives"]) for p in points]
-        ys = [float(p[trainer]["seconds"]) for p in points]
-        fits[trainer] = {}
-        for model in ("linear", "power"):
-            text, fits[trainer][model] = check(model, xs, ys)
-            print(f"  {trainer:5} {model:6}: {text}")
+        for measure in ("seconds", "cpu_s"):
+            xs = [float(p["positives"]) for p in points]
+            ys = [float(p[trainer][measure]) for p in points]
+            name = trainer if measure == "seconds" else f"{trainer} CPU"
+            fits[name] = {}
+            for model in ("linear", "power"):
+                text, fits[name][model] = check(model, xs, ys)
+                print(f"  {name:9} {model:6}: {text}")
     return fits
 
 
