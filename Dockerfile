@@ -1,6 +1,8 @@
 # Image for docker-compose's web and scheduler services (people's own machines; no Docker engine in CI).
 FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends gcc libgomp1 && rm -rf /var/lib/apt/lists/*
+# Java 17 for the Spark trainer's driver (RECOMMENDATIONS_TRAINER=spark runs in the scheduler's processes).
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libgomp1 openjdk-17-jre-headless \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY requirements.txt .
 # LightFM compiles with -march=native by default: an image may run on another CPU, so build portable code.

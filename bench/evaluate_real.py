@@ -12,9 +12,11 @@ The splits mirror the hidden evaluation sets the engine is judged on:
   set), relevant = rated >= 8; -1 ("watched, not rated") rows are WATCHED events in training.
 
 Rows: ``engine`` = the shipped defaults (selection on); ``<model> alone`` = that model pinned (its own
-grid still chosen on the validation split); ``popularity`` = the engine's popular list of the shipped
-run; ``EASE tuned on test`` = a textbook dense EASE (binary matrix of every training row) with lambda
-picked on the TEST set, an upper reference no deployable model can use.
+grid still chosen on the validation split; ``spark_als alone`` is Spark MLlib's ALS on ``--spark-master``,
+default local[2], what RECOMMENDATIONS_TRAINER=spark trains; ``--no-spark`` leaves it out);
+``popularity`` = the engine's popular list of the shipped run; ``EASE tuned on test`` = a textbook
+dense EASE (binary matrix of every training row) with lambda picked on the TEST set, an upper
+reference no deployable model can use.
 
 Prints a markdown table, then one JSON object as the last line. The data stays outside the repository.
 
@@ -47,6 +49,7 @@ from recommendations.domain import CatalogItem, InteractionArrays, InteractionKi
 from recommendations.engine.config import EngineConfig
 from recommendations.engine.evaluation import RankingMetrics, evaluate, ranking_metrics, relevant_matrix
 from recommendations.engine.serving import Recommender
+from recommendations.engine.spark import SparkOptions
 from recommendations.engine.splits import global_time_split, take, time_split
 from recommendations.engine.train import train_model
 
@@ -173,7 +176,9 @@ def reference_ease(
     return best
 
 
-def run(overrides: dict[str, Any], root: Path, k: int, only: str | None) -> dict[str, dict[str, Any]]:
+def run(
+    overrides: dict[str, Any], root: Path, k: int, only: str | None, spark: SparkOptions | None
+) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     for name, (train, test, catalog, good) in datasets(root).items():
         if only and only != name:
@@ -186,10 +191,10 @@ def run(overrides: dict[str, Any], root: Path, k: int, only: str | None) -> dict
                           "seconds": time.perf_counter() - started}  # fmt: skip
         window = (shipped.selection or {}).get("popularity_window_days")
         rows["popularity"] = {"metrics": shipped.popularity, "chosen": f"window {window} days", "seconds": 0.0}
-        for model in MODELS:
+        for model in (*MODELS, *(("spark_als",) if spark is not None else ())):
             started = time.perf_counter()
             pinned = EngineConfig.from_overrides({**overrides, "pinned_models": {"*": model}})
-            report = evaluate(train, test, config=pinned, catalog=catalog, k=k, min_rating=good)
+            report = evaluate(train, test, config=pinned, catalog=catalog, k=k, min_rating=good, spark=spark)
             rows[f"{model} alone"] = {"metrics": report.model, "chosen": report.model_name,
                                       "seconds": time.perf_counter() - started}  # fmt: skip
         lam, metrics = reference_ease(train, test, good, k)
@@ -232,6 +237,8 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], help="EngineConfig overrides as key=json, e.g. epochs=20")
     parser.add_argument("--only", default=None, help="one dataset: 'ml-100k global', 'ml-100k per-user', 'anime'")
     parser.add_argument("--write-files", type=Path, default=None, help="write the protocol files to DIR and stop")
+    parser.add_argument("--spark-master", default="local[2]", help="where the spark_als row fits")
+    parser.add_argument("--no-spark", action="store_true", help="leave out the spark_als row")
     args = parser.parse_args()
     root = shared_data()
     if not (root / "ml-100k").is_dir() or not (root / "anime-small").is_dir():
@@ -242,7 +249,11 @@ def main() -> None:
         return
     overrides = parse_overrides(args.set)
     EngineConfig.from_overrides(overrides)  # a bad --set fails before any training
-    results = run(overrides, root, args.k, args.only)
+    spark = None
+    if not args.no_spark:
+        staging = Path(os.environ.get("TMPDIR", "/tmp")) / f"musicbud-spark-{os.getpid()}"
+        spark = SparkOptions(master=args.spark_master, staging_dir=staging)
+    results = run(overrides, root, args.k, args.only, spark)
     print(table(results, args.k))
     summary = {
         name: {row: {"chosen": r["chosen"], **r["metrics"].summary(args.k)} for row, r in result["rows"].items()}

@@ -111,3 +111,32 @@ def env_throttle_rate(name: str, default: str) -> str:
     if not _RATE.fullmatch(value):
         raise ImproperlyConfigured(f"{name}={value!r} is not a rate like 600/minute")
     return value
+
+
+def env_per_type(name: str, default: str, choices: Sequence[str], types: Sequence[str]) -> dict[str, str]:
+    """One choice for every type (``spark``) or a JSON object of them (``{"movies": "spark", "*": "local"}``).
+
+    Returns the choice per key, ``"*"`` always present (the types without a key of their own).
+    """
+    value = os.environ.get(name, "").strip()
+    if not value.startswith("{"):
+        return {"*": env_choice(name, default, choices) if value else default}
+    parsed = env_json_object(name)
+    unknown = sorted(set(parsed) - {*types, "*"})
+    if unknown:
+        raise ImproperlyConfigured(f"{name} names an unknown type {unknown[0]!r}; one of {', '.join(types)} or *")
+    for key, choice in parsed.items():
+        if choice not in choices:
+            raise ImproperlyConfigured(f"{name}[{key!r}]={choice!r} must be one of {', '.join(choices)}")
+    return {"*": default, **parsed}
+
+
+_MEMORY = re.compile(r"[1-9][0-9]*[kmgt]")
+
+
+def env_memory(name: str, default: str) -> str:
+    """A JVM memory size such as ``1g`` or ``512m`` (what Spark's memory settings take)."""
+    value = os.environ.get(name, default).strip().lower()
+    if not _MEMORY.fullmatch(value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a memory size like 512m or 2g")
+    return value

@@ -21,6 +21,8 @@ from musicbud.env import (
     env_int,
     env_json_object,
     env_list,
+    env_memory,
+    env_per_type,
     env_required,
     env_str,
     env_throttle_rate,
@@ -188,6 +190,31 @@ LIFESPAN_TASKS = ["recommendations.outbox.run_drainer"]
 EVENTS_MAX_AGE_DAYS = env_int("EVENTS_MAX_AGE_DAYS", 7, minimum=1)
 EVENTS_MAX_CLOCK_SKEW_S = env_int("EVENTS_MAX_CLOCK_SKEW_S", 300, minimum=0)
 
+# --- Training on Spark (recommendations/engine/spark.py) ---------------------------------------------
+# Where each type trains: "local" (this machine; selection among EASE, ALS, LightFM) or "spark" (Spark
+# MLlib's ALS against popularity), one value for all types or a JSON object such as
+# {"movies": "spark", "*": "local"}. The content types' values (recommendations.domain.ContentType;
+# tests/test_settings.py keeps the two lists equal).
+RECOMMENDATIONS_TRAINER = env_per_type(
+    "RECOMMENDATIONS_TRAINER", "local", ["local", "spark"], ["movies", "manga", "anime"]
+)
+# The cluster's master URL ("spark://host:7077", "yarn", "k8s://..."; "local[2]" runs Spark inside the
+# training process). No default: a typo must not quietly train on this machine.
+SPARK_MASTER_URL = env_str("SPARK_MASTER_URL") or ""
+if "spark" in RECOMMENDATIONS_TRAINER.values() and not SPARK_MASTER_URL:
+    raise ImproperlyConfigured(
+        "RECOMMENDATIONS_TRAINER uses spark: set SPARK_MASTER_URL (e.g. local[2] or spark://host:7077)"
+    )
+# The driver JVM's heap (in local mode also the executor's): 1g trained 4M interactions (bench/scale.py).
+SPARK_DRIVER_MEMORY = env_memory("SPARK_DRIVER_MEMORY", "1g")
+SPARK_EXECUTOR_MEMORY = env_memory("SPARK_EXECUTOR_MEMORY", "1g")
+# Where a training writes the Parquet Spark reads: on a cluster, a path every executor sees the same.
+SPARK_STAGING_DIR = Path(env_str("SPARK_STAGING_DIR") or DATA_DIR / "spark")
+# Any other Spark setting, as a JSON object of strings ({"spark.executor.cores": "4"}).
+SPARK_CONF = env_json_object("SPARK_CONF")
+if not all(isinstance(k, str) and k.startswith("spark.") and isinstance(v, str) for k, v in SPARK_CONF.items()):
+    raise ImproperlyConfigured('SPARK_CONF must map "spark.*" names to string values')
+
 # --- API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Stateless: no user row is read per request (musicbud/auth.py says how deactivation is bounded).
@@ -282,5 +309,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL") or "INFO"},
-    "loggers": {"neo4j": {"level": "WARNING"}},
+    "loggers": {"neo4j": {"level": "WARNING"}, "py4j": {"level": "WARNING"}},
 }

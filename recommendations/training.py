@@ -4,6 +4,8 @@
 extract from the data service -> skip if nothing changed -> select the model on a validation split
 (every candidate fitted on the older part, scored on the newer; engine/selection.py) -> refit the
 winner on all data -> save atomically -> record the run (every candidate's metrics) in a TrainingLog.
+A type whose trainer is "spark" (settings.RECOMMENDATIONS_TRAINER) runs the same steps with Spark's ALS
+as the candidate (engine/spark.py): the same split, metrics, artifact and publication.
 The running TrainingLog row is also the lock: the database allows one running row per content type
 (a partial unique constraint), so two processes, or two machines, can never train the same type at once.
 """
@@ -16,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -28,6 +31,7 @@ from recommendations.data import get_interaction_store
 from recommendations.domain import CatalogItem, ContentType, InteractionArrays
 from recommendations.engine import EngineConfig, EngineError, save_artifact, train_model
 from recommendations.engine.selection import select_model
+from recommendations.engine.spark import SparkOptions
 from recommendations.engine.train import EpochCallback
 from recommendations.forgetting import DATA_READ_AT
 from recommendations.models import TrainingLog, TrainingStatus
@@ -43,9 +47,34 @@ class TrainingLocked(Conflict):
     default_message = "A training of this content type is already running."
 
 
-def engine_config() -> EngineConfig:
-    """The engine defaults with the deployment's overrides (settings.RECOMMENDATIONS_ENGINE)."""
-    return EngineConfig.from_overrides(settings.RECOMMENDATIONS_ENGINE)
+def trainer_for(content_type: ContentType) -> str:
+    """Where this type trains: "local" or "spark" (settings.RECOMMENDATIONS_TRAINER)."""
+    trainers: dict[str, str] = settings.RECOMMENDATIONS_TRAINER
+    return trainers.get(content_type.value, trainers["*"])
+
+
+def engine_config(content_type: ContentType | None = None) -> EngineConfig:
+    """The engine defaults with the deployment's overrides (settings.RECOMMENDATIONS_ENGINE).
+
+    For a type trained on Spark, selection is between popularity and Spark's ALS (EngineConfig.on_spark).
+    """
+    config = EngineConfig.from_overrides(settings.RECOMMENDATIONS_ENGINE)
+    if content_type is not None and trainer_for(content_type) == "spark":
+        return config.on_spark(content_type.value)
+    return config
+
+
+def spark_options() -> SparkOptions | None:
+    """Where ``spark_als`` fits, from the SPARK_* settings; None when no Spark master is configured."""
+    if not settings.SPARK_MASTER_URL:
+        return None
+    return SparkOptions(
+        master=settings.SPARK_MASTER_URL,
+        staging_dir=Path(settings.SPARK_STAGING_DIR),
+        driver_memory=settings.SPARK_DRIVER_MEMORY,
+        executor_memory=settings.SPARK_EXECUTOR_MEMORY,
+        conf=dict(settings.SPARK_CONF),
+    )
 
 
 def _release_abandoned_lock(content_type: ContentType) -> None:
@@ -118,15 +147,16 @@ def train_content_type(
         store = get_interaction_store()
         arrays = store.all_interactions(content_type)
         catalog = store.catalog(content_type)
-        config = engine_config()
+        config = engine_config(content_type)
+        spark = spark_options()
         fingerprint = data_fingerprint(arrays, catalog, config)
         if not force and fingerprint == _last_fingerprint(content_type) and _model_exists(content_type):
             say("data unchanged since the last model: skipped (use --force to retrain)")
             return _finish(log, started, status=TrainingStatus.SKIPPED, data_fingerprint=fingerprint)
         say(f"selecting a model on a validation split ({len(arrays)} interactions)")
-        selection = select_model(arrays, catalog, config, content_type=content_type.value, k=HOLDOUT_K)
+        selection = select_model(arrays, catalog, config, content_type=content_type.value, k=HOLDOUT_K, spark=spark)
         say(f"fitting {selection.winner.label} on all interactions ({selection.reason})")
-        artifact = train_model(arrays, catalog, config, on_epoch=on_epoch, selection=selection)
+        artifact = train_model(arrays, catalog, config, on_epoch=on_epoch, selection=selection, spark=spark)
         artifact.metadata["counts"]["interactions"] = len(arrays)
         artifact.metadata[DATA_READ_AT] = data_read_at.isoformat()
         model, popular = selection.winner_metrics, selection.popularity_metrics
@@ -152,6 +182,7 @@ def train_content_type(
                 **({"popularity": popular.summary(HOLDOUT_K)} if popular else {}),
                 # With the refit's seconds and the total against training_budget_s (engine/train.py).
                 "selection": artifact.metadata["selection"],
+                "trainer": {"name": trainer_for(content_type), "spark_master": spark.master if spark else None},
             },
         )
     except BaseException as exc:

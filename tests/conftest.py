@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +87,20 @@ def shared_data() -> Path:
     if not (root / "ml-100k" / "u.data").is_file():
         pytest.skip(f"shared data not found under {root} (set MUSICBUD_SHARED_DATA)")
     return root
+
+
+SPARK_MASTER = "local[2]"
+
+
+@pytest.fixture(scope="session")
+def spark_master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The one Spark session (a JVM: ~10 s to start here, 1 GiB heap) every Spark test shares; stopped after them.
+
+    engine/spark.py keeps one session per process; starting it here, once, keeps the start-up out of
+    whichever test happens to run first and stops the JVM when the suite is done with it.
+    """
+    from recommendations.engine.spark import SparkOptions, spark_session, stop_spark_session
+
+    spark_session(SparkOptions(master=SPARK_MASTER, staging_dir=tmp_path_factory.mktemp("spark")))
+    yield SPARK_MASTER
+    stop_spark_session()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -70,6 +71,12 @@ def test_a_short_secret_key_is_refused() -> None:
         ({"DATABASE_CONN_MAX_AGE": "soon"}, "DATABASE_CONN_MAX_AGE='soon' is not an integer"),
         ({"THROTTLE_RATE_USER": "lots"}, "THROTTLE_RATE_USER='lots' is not a rate like 600/minute"),
         ({"RECOMMENDATIONS_EXPERIMENT": '{"name": "x", "variants": {}}'}, "RECOMMENDATIONS_EXPERIMENT.variants"),
+        ({"RECOMMENDATIONS_TRAINER": "spark"}, "RECOMMENDATIONS_TRAINER uses spark: set SPARK_MASTER_URL"),
+        ({"RECOMMENDATIONS_TRAINER": "gpu"}, "RECOMMENDATIONS_TRAINER='gpu' must be one of local, spark"),
+        ({"RECOMMENDATIONS_TRAINER": '{"books": "spark"}'}, "RECOMMENDATIONS_TRAINER names an unknown type 'books'"),
+        ({"RECOMMENDATIONS_TRAINER": '{"movies": "gpu"}'}, "RECOMMENDATIONS_TRAINER['movies']='gpu' must be one of"),
+        ({"SPARK_DRIVER_MEMORY": "lots"}, "SPARK_DRIVER_MEMORY='lots' is not a memory size like 512m or 2g"),
+        ({"SPARK_CONF": '{"executor.cores": "2"}'}, 'SPARK_CONF must map "spark.*" names to string values'),
     ],
 )
 def test_a_bad_value_is_refused_with_a_message_naming_it(env: dict[str, str], message: str) -> None:
@@ -97,3 +104,21 @@ def test_an_unknown_graph_profile_is_refused_and_the_choices_are_the_shipped_pro
 
     assert set(PROFILES) == {"native", "musicbud"}
     assert load_settings(DEBUG="true", NEO4J_GRAPH_PROFILE="musicbud").returncode == 0
+
+
+def test_the_trainer_is_chosen_per_type_with_a_default_for_the_others() -> None:
+    code = "import json; from django.conf import settings as s; print(json.dumps(s.RECOMMENDATIONS_TRAINER))"
+    env = {
+        **os.environ,
+        "DEBUG": "true",
+        "DJANGO_SETTINGS_MODULE": "musicbud.settings",
+        "RECOMMENDATIONS_TRAINER": '{"movies": "spark"}',
+        "SPARK_MASTER_URL": "spark://h:7077",
+    }
+    command = [sys.executable, "-c", code]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    assert json.loads(result.stdout) == {"*": "local", "movies": "spark"}, result.stderr
+    # The settings list the types by name (they import no app code): the same names as the domain's.
+    from recommendations.domain import ContentType
+
+    assert {ct.value for ct in ContentType} == {"movies", "manga", "anime"}

@@ -34,6 +34,14 @@ EASE_SECONDS_PER_ITEM_SQUARED = 2.0e-8
 # corrects the estimates by its first measured fit.
 ALS_SECONDS_PER_POSITIVE_ITERATION_FACTOR = 1.0e-8
 LIGHTFM_SECONDS_PER_POSITIVE_EPOCH = 2.0e-6
+# Spark MLlib's implicit ALS on local[2], same units as ALS above: 1M pairs x 32 factors x 15
+# iterations took 96 s (load average 4.7 from others' jobs; bench/scale.py measures it) -- 20x
+# implicit on the same two cores: Spark's shuffles and JVM blocks cost more than they parallelise
+# here. Every fit also pays a fixed price whatever its size: writing the pairs' Parquet, planning the
+# jobs, collecting the factors (about 4 s on local[2] for a few thousand pairs, bench/scale.py). On a
+# cluster the first fit corrects the rate.
+SPARK_ALS_SECONDS_PER_POSITIVE_ITERATION_FACTOR = 2.0e-7
+SPARK_ALS_FIXED_S = 4.0
 MIN_INFORMATIVE_FIT_S = 0.5
 
 
@@ -156,6 +164,18 @@ class Budget:
     def als(self, factors: int, iterations: int) -> Cost:
         fit = self.corrected("als", self.als_fit(factors, iterations))
         return Cost(fit + self.scoring_s("als"), fit * self.sizes.growth + self.refit_overhead_s)
+
+    def spark_als_fit(self, factors: int, iterations: int, *, positives: float | None = None) -> float:
+        units = (self.sizes.positives if positives is None else positives) * iterations * factors
+        return SPARK_ALS_FIXED_S + SPARK_ALS_SECONDS_PER_POSITIVE_ITERATION_FACTOR * units
+
+    def spark_als(self, factors: int, iterations: int) -> Cost:
+        """A Spark fit costs its fixed part again on all data; only the rest grows with the data."""
+        fit = self.corrected("spark_als", self.spark_als_fit(factors, iterations))
+        refit = self.corrected(
+            "spark_als", self.spark_als_fit(factors, iterations, positives=self.sizes.positives * self.sizes.growth)
+        )
+        return Cost(fit + self.scoring_s("spark_als"), refit + self.refit_overhead_s)
 
     def lightfm_fit(self, epochs: int) -> float:
         return LIGHTFM_SECONDS_PER_POSITIVE_EPOCH * self.sizes.positives * epochs

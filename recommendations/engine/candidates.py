@@ -3,6 +3,7 @@
 - ``popularity``: no personalisation, the baseline (factor kind with no factors; scores = popularity);
 - ``lightfm``: WARP matrix factorisation (factor kind), optionally with genre item features;
 - ``als``: implicit's conjugate-gradient ALS, confidence = alpha * our interaction weight (factor kind);
+- ``spark_als``: the same model fitted by Spark MLlib's implicit ALS (engine/spark.py; factor kind);
 - ``ease``: the closed-form linear item-item model, sparsified (item-item kind).
 
 A ``Candidate`` is one point of a model's grid. ``fit_candidates`` yields every grid point of a model
@@ -33,6 +34,7 @@ from .config import EngineConfig
 from .errors import EngineUnavailable, InvalidData
 from .matrix import InteractionMatrix, item_feature_matrix
 from .popularity import POPULAR_WINDOW_DAYS, popularity_scores, trending_scores
+from .spark import SparkOptions, fit_spark_als
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,8 @@ class Context:
     config: EngineConfig
     popularity_window_days: float = POPULAR_WINDOW_DAYS
     trained_at: datetime | None = None
+    # Where ``spark_als`` runs; None: this training has no Spark (the candidate is unavailable).
+    spark: SparkOptions | None = None
 
 
 def load_lightfm() -> ModuleType:
@@ -276,9 +280,35 @@ def fit_als_candidate(ctx: Context, candidate: Candidate) -> ModelArtifact:
         regularization=candidate.params["regularization"],
         alpha=candidate.params["alpha"],
     )
+    return _als_artifact(ctx, candidate, interactions, fitted)
+
+
+def _als_artifact(ctx: Context, candidate: Candidate, interactions: sp.coo_matrix,
+                  fitted: FittedFactors) -> ModelArtifact:  # fmt: skip
+    """Either ALS's factors with cold items placed by genre, assembled into the served artifact."""
     if ctx.config.cold_items_from_genres:
         fitted = genre_cold_start(fitted, ctx.matrix.item_ids, interactions, ctx.catalog)
     return assemble_factors(ctx, candidate, fitted)
+
+
+def fit_spark_als_candidate(ctx: Context, candidate: Candidate) -> ModelArtifact:
+    """ALS on Spark: the same positives, cold-item placement and assembly as ``fit_als_candidate``."""
+    if ctx.spark is None:
+        raise EngineUnavailable("spark_als needs Spark: set RECOMMENDATIONS_TRAINER and SPARK_MASTER_URL")
+    interactions = _positives(ctx)
+    factors = int(candidate.params["factors"])
+    trained = fit_spark_als(
+        interactions, ctx.spark, factors=factors, regularization=candidate.params["regularization"],
+        alpha=candidate.params["alpha"], iterations=ctx.config.als_iterations, seed=ctx.config.random_seed,
+    )  # fmt: skip
+    fitted = FittedFactors(
+        user_factors=trained.user_factors,
+        user_biases=np.zeros(interactions.shape[0], dtype=np.float32),
+        item_factors=trained.item_factors,
+        item_biases=np.zeros(interactions.shape[1], dtype=np.float32),
+        fit_seconds=trained.fit_seconds,
+    )
+    return _als_artifact(ctx, candidate, interactions, fitted)
 
 
 def ease_gram(ctx: Context) -> ease.Gram:
@@ -344,6 +374,8 @@ def fit_candidate(ctx: Context, candidate: Candidate, *, on_epoch: EpochCallback
         return fit_ease_candidate(ctx, candidate)
     if candidate.model == "als":
         return fit_als_candidate(ctx, candidate)
+    if candidate.model == "spark_als":
+        return fit_spark_als_candidate(ctx, candidate)
     if candidate.model == "lightfm":
         epochs = int(candidate.params.get("epochs", ctx.config.epochs))
         *_, (_, artifact) = fit_lightfm_candidates(ctx, checkpoints=(epochs,), on_epoch=on_epoch)

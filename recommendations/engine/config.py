@@ -20,7 +20,9 @@ from .errors import InvalidConfig
 LOSSES = ("warp", "bpr", "warp-kos")
 # The models training can serve (engine/candidates.py). Popularity is always computed; it is the
 # baseline every other candidate must beat on the validation split, and what cold users get.
-MODELS = ("popularity", "ease", "als", "lightfm")
+MODELS = ("popularity", "ease", "als", "lightfm", "spark_als")
+# What a type trained on Spark (RECOMMENDATIONS_TRAINER=spark) may serve: the fits there scale out.
+SPARK_MODELS = ("popularity", "spark_als")
 # A pin under this key applies to every content type without a pin of its own.
 ANY_TYPE = "*"
 
@@ -163,6 +165,12 @@ class EngineConfig:
     als_regularizations: tuple[float, ...] = (1.0, 10.0)
     als_alphas: tuple[float, ...] = (5.0,)
     als_iterations: int = 15
+    # --- Spark MLlib's implicit ALS (engine/spark.py): als_factors, als_alphas and als_iterations,
+    # with its own regularisation grid: MLlib scales regParam by each row's number of positives
+    # (ALS-WR), so implicit's 1 and 10 would be far too strong for it. Pinned, 32 factors, ndcg@10 on
+    # ML-100K global cut / per-user / anime (bench/evaluate_real.py's splits, one-off exploration):
+    # 0.01 .195/.167/.272, 0.03 .198/.169/.274, 0.1 .207/.176/.282, 0.3 .205/.180/.291, 1.0 .187/.143/.250.
+    spark_als_regularizations: tuple[float, ...] = (0.1, 0.3)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -208,7 +216,7 @@ class EngineConfig:
             if getattr(self, name) <= 0:
                 raise InvalidConfig(f"{name} must be > 0")
         for name in ("popularity_windows_days", "ease_lambda_scales", "als_factors", "als_regularizations",
-                     "als_alphas"):  # fmt: skip
+                     "als_alphas", "spark_als_regularizations"):  # fmt: skip
             if not getattr(self, name) or min(getattr(self, name)) <= 0:
                 raise InvalidConfig(f"{name} must be a non-empty list of numbers > 0")
         for name in ("history_half_lives_days", "popularity_blends"):
@@ -233,6 +241,21 @@ class EngineConfig:
         if content_type is not None and content_type in self.pinned_models:
             return self.pinned_models[content_type]
         return self.pinned_models.get(ANY_TYPE)
+
+    def on_spark(self, content_type: str) -> EngineConfig:
+        """These settings for a type trained on Spark: selection between popularity and ``spark_als``.
+
+        The local candidates are what Spark is there to replace (EASE inverts an items x items matrix
+        on one machine, LightFM and implicit fit on one machine), so they are left out; a pin of one
+        of them for this type contradicts the trainer and is refused.
+        """
+        pinned = self.pinned_model(content_type)
+        if pinned is not None and pinned not in SPARK_MODELS:
+            raise InvalidConfig(
+                f"{content_type} is trained on Spark (RECOMMENDATIONS_TRAINER) but pinned to {pinned!r}; "
+                f"pin one of {', '.join(SPARK_MODELS)} or train it locally"
+            )
+        return dataclasses.replace(self, candidates=("spark_als",))
 
     @classmethod
     def from_overrides(cls, overrides: Mapping[str, Any] | None) -> EngineConfig:

@@ -25,6 +25,7 @@ from .config import EngineConfig
 from .errors import InvalidData
 from .metrics import auc, catalog_coverage, ndcg_at_k, precision_at_k, recall_at_k
 from .serving import Recommender
+from .spark import SparkOptions
 from .splits import global_time_split, random_split, take, time_split
 
 __all__ = ["global_time_split", "random_split", "take", "time_split"]  # the splits, re-exported
@@ -212,16 +213,18 @@ def evaluate(
     catalog: Sequence[CatalogItem] = (),
     k: int = 10,
     min_rating: float | None = None,
+    spark: SparkOptions | None = None,
 ) -> EvaluationReport:
     """Train on ``train`` exactly as the service does (selection included), then rank all items for every test user.
 
-    ``min_rating`` defines the relevant test items, and the validation items selection scores by.
+    ``min_rating`` defines the relevant test items, and the validation items selection scores by;
+    ``spark`` is where a ``spark_als`` candidate fits.
     """
     # Imported here: training imports selection, which imports this module for its metrics.
     from .train import train_model
 
     started = time.perf_counter()
-    artifact = train_model(train, catalog, config, min_rating=min_rating)
+    artifact = train_model(train, catalog, config, min_rating=min_rating, spark=spark)
     train_seconds = time.perf_counter() - started
     return evaluate_artifact(artifact, test, k=k, min_rating=min_rating, train_seconds=train_seconds)
 

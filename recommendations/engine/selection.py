@@ -45,6 +45,7 @@ from .candidates import (
     fit_ease_candidate,
     fit_lightfm_candidates,
     fit_popularity_candidate,
+    fit_spark_als_candidate,
     lightfm_checkpoints,
     with_scoring,
 )
@@ -53,6 +54,7 @@ from .errors import EngineError, InvalidData
 from .evaluation import RankingMetrics, holdout_auc, measure, relevant_matrix
 from .matrix import InteractionMatrix, build_interaction_matrix, event_weights, rating_scale
 from .serving import Recommender
+from .spark import SparkOptions
 from .splits import global_time_split, random_split, take, time_split
 
 logger = logging.getLogger(__name__)
@@ -313,17 +315,24 @@ def _select_ease(run: _Run) -> None:
         assert best is not None
 
 
-def _select_als(run: _Run) -> None:
+def _select_als(run: _Run, model: str = "als") -> None:
+    """The ALS grid (factors x regularisations x alphas), fitted by implicit or, as ``spark_als``, on Spark.
+
+    Spark's MLlib has its own regularisation grid (engine/spark.py says why), costs and fit.
+    """
     config = run.ctx.config
-    for factors, regularization, alpha in itertools.product(
-        config.als_factors, config.als_regularizations, config.als_alphas
-    ):
-        candidate = Candidate("als", {"factors": float(factors), "regularization": regularization, "alpha": alpha})
-        cost = run.budget.als(factors, config.als_iterations)
+    on_spark = model == "spark_als"
+    regularizations = config.spark_als_regularizations if on_spark else config.als_regularizations
+    fit_fn = fit_spark_als_candidate if on_spark else fit_als_candidate
+    for factors, regularization, alpha in itertools.product(config.als_factors, regularizations, config.als_alphas):
+        candidate = Candidate(model, {"factors": float(factors), "regularization": regularization, "alpha": alpha})
+        budget, iterations = run.budget, config.als_iterations
+        cost = budget.spark_als(factors, iterations) if on_spark else budget.als(factors, iterations)
         if not run.affords(candidate, cost):
             continue
-        artifact, seconds = _timed(partial(fit_als_candidate, run.ctx, candidate))
-        run.budget.learn_fit("als", seconds, run.budget.als_fit(factors, config.als_iterations))
+        artifact, seconds = _timed(partial(fit_fn, run.ctx, candidate))
+        estimate = budget.spark_als_fit(factors, iterations) if on_spark else budget.als_fit(factors, iterations)
+        budget.learn_fit(model, seconds, estimate)
         run.score(candidate, artifact, seconds, cost.refit_s)
 
 
@@ -351,16 +360,20 @@ def _select_lightfm(run: _Run) -> None:
             fits.close()
 
 
-SELECTORS: dict[str, Callable[[_Run], None]] = {"ease": _select_ease, "als": _select_als, "lightfm": _select_lightfm}
+SELECTORS: dict[str, Callable[[_Run], None]] = {
+    "ease": _select_ease, "als": _select_als, "lightfm": _select_lightfm,
+    "spark_als": partial(_select_als, model="spark_als"),
+}  # fmt: skip
 
 
 def default_candidate(model: str, config: EngineConfig) -> Candidate:
     """A model's first grid point: what is served when there is no evidence to choose by."""
     if model == "ease":
         return Candidate("ease", {"lambda_scale": config.ease_lambda_scales[0]})
-    if model == "als":
-        params = {"factors": float(config.als_factors[0]), "regularization": config.als_regularizations[0]}
-        return Candidate("als", {**params, "alpha": config.als_alphas[0]})
+    if model in ("als", "spark_als"):
+        regularizations = config.spark_als_regularizations if model == "spark_als" else config.als_regularizations
+        params = {"factors": float(config.als_factors[0]), "regularization": regularizations[0]}
+        return Candidate(model, {**params, "alpha": config.als_alphas[0]})
     if model == "lightfm":
         return Candidate("lightfm", {"epochs": float(config.epochs)})
     return Candidate("popularity", {"window_days": config.popularity_windows_days[0]})
@@ -374,6 +387,7 @@ def select_model(
     content_type: str | None = None,
     min_rating: float | None = None,
     k: int = 10,
+    spark: SparkOptions | None = None,
 ) -> Selection:
     """Choose the model (and its settings) to serve for these interactions; see the module docstring."""
     started = time.perf_counter()
@@ -385,7 +399,7 @@ def select_model(
         matrix = build_interaction_matrix(train, config, extra_item_ids=catalog_extras(catalog, config),
                                           scale=rating_scale(arrays))  # fmt: skip
         matrix_s = time.perf_counter() - building
-        ctx = Context(matrix=matrix, arrays=train, catalog=catalog, config=config)
+        ctx = Context(matrix=matrix, arrays=train, catalog=catalog, config=config, spark=spark)
         budget = Budget(config.training_budget_s, _sizes(arrays, test, matrix, config), started=started)
         run = _Run(ctx, _relevant_part(test, config, matrix.rating_scale, min_rating), k, budget, pinned)
         window = _select_popularity(run, timestamps=has_timestamps(arrays), matrix_s=matrix_s)

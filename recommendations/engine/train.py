@@ -19,6 +19,7 @@ from .candidates import Context, EpochCallback, fit_candidate, load_lightfm
 from .config import EngineConfig
 from .matrix import build_interaction_matrix
 from .selection import Selection, catalog_extras, select_model
+from .spark import SparkOptions
 
 logger = logging.getLogger(__name__)
 
@@ -35,15 +36,17 @@ def train_model(
     content_type: str | None = None,
     min_rating: float | None = None,
     selection: Selection | None = None,
+    spark: SparkOptions | None = None,
 ) -> ModelArtifact:
     """Train on all interactions of one content type; the catalog supplies genres and cold items.
 
     Runs the selection (``select_model``) unless one is given, then fits its winner on everything.
     The artifact's metadata carries the selection (every candidate's validation metrics) and the
-    winner's validation metrics. ``on_epoch`` hears the epochs of a final LightFM fit.
+    winner's validation metrics. ``on_epoch`` hears the epochs of a final LightFM fit; ``spark`` is
+    where ``spark_als`` fits (engine/spark.py), if this training has Spark.
     """
     if selection is None:
-        selection = select_model(arrays, catalog, config, content_type=content_type, min_rating=min_rating)
+        selection = select_model(arrays, catalog, config, content_type=content_type, min_rating=min_rating, spark=spark)
     refitting = time.perf_counter()
     matrix = build_interaction_matrix(arrays, config, extra_item_ids=catalog_extras(catalog, config))
     ctx = Context(
@@ -53,6 +56,7 @@ def train_model(
         config=config,
         popularity_window_days=selection.popularity_window_days,
         trained_at=trained_at,
+        spark=spark,
     )
     artifact = fit_candidate(ctx, selection.winner, on_epoch=on_epoch)
     artifact.metadata["selection"] = with_refit(selection, time.perf_counter() - refitting)

@@ -59,7 +59,7 @@ def database_url(settings_dict: Mapping[str, Any]) -> str:
     return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
 
 
-def mint_access_token(user_id: int, *, secret: str = SERVER_SECRET, minutes: int = 30) -> str:
+def mint_access_token(user_id: int, *, secret: str = SERVER_SECRET, minutes: int = 30, staff: bool = False) -> str:
     """An access token exactly as simplejwt issues one, signed with the live server's key."""
     now = datetime.now(UTC)
     claims = {
@@ -68,12 +68,13 @@ def mint_access_token(user_id: int, *, secret: str = SERVER_SECRET, minutes: int
         "jti": uuid.uuid4().hex,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(minutes=minutes)).timestamp()),
+        "is_staff": staff,  # musicbud.auth.STAFF_CLAIM
     }
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def bearer(user_id: int) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_access_token(user_id)}"}
+def bearer(user_id: int, *, staff: bool = False) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_access_token(user_id, staff=staff)}"}
 
 
 def process_env(**values: str | None) -> dict[str, str]:
