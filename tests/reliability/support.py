@@ -59,8 +59,9 @@ def database_url(settings_dict: Mapping[str, Any]) -> str:
     return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
 
 
-def mint_access_token(user_id: int, *, secret: str = SERVER_SECRET, minutes: int = 30) -> str:
-    """An access token exactly as simplejwt issues one, signed with the live server's key."""
+def mint_access_token(user_id: int, *, secret: str = SERVER_SECRET, minutes: int = 30, staff: bool = False) -> str:
+    """An access token exactly as the token endpoint issues one (with its staff claim), signed with the live
+    server's key."""
     now = datetime.now(UTC)
     claims = {
         "token_type": "access",
@@ -68,6 +69,7 @@ def mint_access_token(user_id: int, *, secret: str = SERVER_SECRET, minutes: int
         "jti": uuid.uuid4().hex,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(minutes=minutes)).timestamp()),
+        "is_staff": staff,
     }
     return jwt.encode(claims, secret, algorithm="HS256")
 
@@ -102,8 +104,9 @@ def manage(*args: str, env: Mapping[str, str], timeout: float = 120) -> subproce
 class LiveServer:
     """scripts/serve.sh (granian) serving musicbud.asgi:application on 127.0.0.1 with production settings."""
 
-    def __init__(self, log_dir: Path, **env: str | None) -> None:
+    def __init__(self, log_dir: Path, *, workers: int = 1, **env: str | None) -> None:
         self.port = free_port()
+        self.workers = workers
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"server-{self.port}.log"
         self.env = process_env(
@@ -119,7 +122,7 @@ class LiveServer:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            ["bash", str(REPO / "scripts" / "serve.sh"), "127.0.0.1", str(self.port), "1"],
+            ["bash", str(REPO / "scripts" / "serve.sh"), "127.0.0.1", str(self.port), str(self.workers)],
             env={**self.env, "VENV_BIN": str(VENV_BIN)},
             cwd=REPO,
             stdout=log,
@@ -139,6 +142,12 @@ class LiveServer:
         self.stop()
         raise RuntimeError(f"the server did not answer /healthz:\n{self.log_text()[-3000:]}")
 
+    @property
+    def pid(self) -> int:
+        """The server's main process (serve.sh execs granian); its workers are its children."""
+        assert self._process is not None, "the server is not running"
+        return self._process.pid
+
     def stop(self) -> None:
         if self._process is None:
             return
@@ -155,8 +164,8 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(log_dir: Path, **env: str | None) -> Iterator[LiveServer]:
-    server = LiveServer(log_dir, **env)
+def live_server(log_dir: Path, *, workers: int = 1, **env: str | None) -> Iterator[LiveServer]:
+    server = LiveServer(log_dir, workers=workers, **env)
     server.start()
     try:
         yield server
