@@ -395,7 +395,7 @@ def soak(args: argparse.Namespace) -> int:
         env = server_env(*instances, model_dir)
         prepare_data(env)
         say(f"services and data ready in {time.monotonic() - started:.0f} s")
-        server = LiveServer(out, workers=WORKERS, **env)
+        server = LiveServer(out, SERVE_WORKERS=str(WORKERS), **env)
         server.start()
         stack.callback(server.stop)
         staff = login(server.url, "soak-staff")

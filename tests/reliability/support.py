@@ -104,9 +104,10 @@ def manage(*args: str, env: Mapping[str, str], timeout: float = 120) -> subproce
 class LiveServer:
     """scripts/serve.sh (granian) serving musicbud.asgi:application on 127.0.0.1 with production settings."""
 
-    def __init__(self, log_dir: Path, *, workers: int = 1, **env: str | None) -> None:
+    def __init__(self, log_dir: Path, **env: str | None) -> None:
         self.port = free_port()
-        self.workers = workers
+        # scripts/serve.sh's own variable for its worker count: one unless the caller asks for more.
+        self.workers = env.pop("SERVE_WORKERS", None) or "1"
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"server-{self.port}.log"
         self.env = process_env(
@@ -122,7 +123,7 @@ class LiveServer:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            ["bash", str(REPO / "scripts" / "serve.sh"), "127.0.0.1", str(self.port), str(self.workers)],
+            ["bash", str(REPO / "scripts" / "serve.sh"), "127.0.0.1", str(self.port), self.workers],
             env={**self.env, "VENV_BIN": str(VENV_BIN)},
             cwd=REPO,
             stdout=log,
@@ -164,8 +165,8 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(log_dir: Path, *, workers: int = 1, **env: str | None) -> Iterator[LiveServer]:
-    server = LiveServer(log_dir, workers=workers, **env)
+def live_server(log_dir: Path, **env: str | None) -> Iterator[LiveServer]:
+    server = LiveServer(log_dir, **env)
     server.start()
     try:
         yield server
