@@ -347,6 +347,7 @@ def overall(requests: list[Any], seconds: float) -> dict[str, Any]:
     failures = Counter(r.kind for r in requests if r.failed)
     return {"requests": len(requests), "rps": round(len(requests) / seconds, 1),
             "p50_ms": round(float(np.percentile(ms, 50)), 1), "p99_ms": round(float(np.percentile(ms, 99)), 1),
+            "max_ms": round(float(ms.max()), 1),
             "by_operation": dict(by_op), "failed_by_kind": dict(failures)}  # fmt: skip
 
 
@@ -360,7 +361,9 @@ def run_checks(*, sampler: Sampler, schedule: Schedule, windows: list[dict[str, 
         "rss_flat": checks.check_flat(
             sampler.samples, windows, [f"w{n}_rss_mb" for n in range(WORKERS)], bound=RSS_BOUND_MB
         ),
-        "fds_flat": checks.check_flat(sampler.samples, windows, [f"w{n}_fds" for n in range(WORKERS)], bound=FDS_BOUND),
+        "fds_flat": checks.check_flat(
+            sampler.samples, windows, [f"w{n}_fds" for n in range(WORKERS)], bound=FDS_BOUND, at_end=True
+        ),
         "old_versions_released": checks.check_versions_released(
             sampler.final_mappings(), sum(w.name.startswith("publish") for w in schedule.windows)
         ),

@@ -135,11 +135,16 @@ def quiet_samples(samples: list[dict[str, Any]], windows: list[dict[str, Any]]) 
 
 
 def check_flat(samples: list[dict[str, Any]], windows: list[dict[str, Any]], columns: list[str], *,
-               bound: float) -> Check:  # fmt: skip
-    """Between faults, each column's peak in the second round is at most ``bound`` above its peak in the first.
+               bound: float, at_end: bool = False) -> Check:  # fmt: skip
+    """Between faults, no worker's peak in the second round (or, ``at_end``, its mean over the last minute) is more
+    than ``bound`` above the first round's peak.
 
     The second round repeats everything the first did (restarts, retrains, the burst, publishes), so what the
-    first round grew (pools, caches, a training's memory) it may keep; growth again is a leak.
+    first round grew (pools, caches, a training's memory) may stay; growth again is a leak. The first round's peak
+    is the highest of any worker (``columns``, one per worker): a retrain runs in whichever worker took its request,
+    so a worker that trains for the first time in the second round grows to what the first trainer reached.
+    Open fds are judged at the end: they include pooled connections, which a burst grows up to the pools' bounds
+    (20 PostgreSQL, 100 Neo4j per worker) until the server closes them; a leak is what is still open at the end.
     """
     first_end = max(w["end_s"] for w in windows if w["round"] == 1)
     quiet = quiet_samples(samples, windows)
@@ -147,18 +152,24 @@ def check_flat(samples: list[dict[str, Any]], windows: list[dict[str, Any]], col
     second = [s for s in quiet if s["t_s"] > first_end]
     if not first or not second:
         return False, {"error": f"quiet samples: {len(first)} in the first round, {len(second)} in the second"}
-    figures: dict[str, Any] = {"bound": bound, "quiet_samples": [len(first), len(second)]}
+    baseline = max(float(s[name]) for s in first for name in columns)
+    figures: dict[str, Any] = {"bound": bound, "first_round_peak": round(baseline, 1),
+                               "quiet_samples": [len(first), len(second)]}  # fmt: skip
     ok = True
     for name in columns:
-        peak_first = max(float(s[name]) for s in first)
-        peak_second = max(float(s[name]) for s in second)
+        last_minute = second[-int(60 / SAMPLE_S) :]
+        peak = (
+            sum(float(s[name]) for s in last_minute) / len(last_minute)
+            if at_end
+            else max(float(s[name]) for s in second)
+        )
         figures[name] = {
-            "first_round_peak": round(peak_first, 1),
-            "second_round_peak": round(peak_second, 1),
+            "first_round_peak": round(max(float(s[name]) for s in first), 1),
+            "second_round_end" if at_end else "second_round_peak": round(peak, 1),
             "last": round(float(second[-1][name]), 1),
-            "growth": round(peak_second - peak_first, 1),
+            "growth": round(peak - baseline, 1),
         }
-        ok = ok and peak_second - peak_first <= bound
+        ok = ok and peak - baseline <= bound
     return ok, figures
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -140,7 +139,6 @@ def _drain_batch(store: InteractionStore, user_id: int) -> tuple[Drained, bool]:
                     dropped += 1
                 done.append(row.pk)
         except DependencyUnavailable as exc:
-            _note_store(available=False)
             head = rows[len(done)]
             PendingInteraction.objects.filter(pk=head.pk).update(
                 attempts=head.attempts + 1, last_error=f"{exc.code}: {exc.message}"[:_ERROR_LENGTH]
@@ -149,8 +147,6 @@ def _drain_batch(store: InteractionStore, user_id: int) -> tuple[Drained, bool]:
             left = PendingInteraction.objects.filter(user_id=user_id).count()
             return Drained(applied, dropped, pending=left, stopped="unavailable"), False
         PendingInteraction.objects.filter(pk__in=done).delete()
-    if applied:
-        _note_store(available=True)
     return Drained(applied, dropped), len(rows) == DRAIN_BATCH
 
 
@@ -168,30 +164,9 @@ def drain_user(user_id: int) -> Drained:
             return Drained(applied, dropped, batch.pending, batch.stopped)
 
 
-# After the store failed a drain, the requests of this process leave their changes to the background drain for
-# this long. With the graph down, each drain waits out the driver's retries (NEO4J_CONNECTION_TIMEOUT, 5 s) in the
-# one thread every request's ORM work shares (sync_to_async): in the soak, 8 writers queued up to 30 s behind it
-# and other requests timed out (bench/soak.py). The background drain keeps trying every OUTBOX_DRAIN_INTERVAL_S.
-REQUEST_DRAIN_BACKOFF_S = 10.0
-_store_failed_at: float | None = None
-
-
-def _store_failed_recently() -> bool:
-    failed_at = _store_failed_at
-    return failed_at is not None and time.monotonic() - failed_at < REQUEST_DRAIN_BACKOFF_S
-
-
-def _note_store(*, available: bool) -> None:
-    global _store_failed_at
-    _store_failed_at = None if available else time.monotonic()
-
-
 def try_drain_user(user_id: int, *, queued: int) -> Drained:
-    """``drain_user`` for the request that stored ``queued`` changes: a database outage leaves them queued, and
-    so does a store that failed within REQUEST_DRAIN_BACKOFF_S (the background drain applies them)."""
+    """``drain_user`` for the request that stored ``queued`` changes: a database outage leaves them queued."""
     try:
-        if _store_failed_recently():
-            return Drained(pending=PendingInteraction.objects.filter(user_id=user_id).count(), stopped="unavailable")
         return drain_user(user_id)
     except (OperationalError, InterfaceError) as exc:
         # The events are committed; the background drain applies them when the database answers again.
