@@ -44,6 +44,8 @@ def postprocess(result: Schema, generator: Any, request: Any, public: bool) -> S
     """drf-spectacular's POSTPROCESSING_HOOKS entry."""
     split_content_type_paths(result)
     result["components"]["schemas"].update(event_schemas())
+    # drf-spectacular cannot tell from the either-or serializer that a body is needed: without one it is a 400.
+    result["paths"]["/v1/recommendations/events/"]["post"]["requestBody"]["required"] = True
     require_non_blank(result["components"]["schemas"])
     add_links(result["paths"])
     return result
