@@ -14,24 +14,27 @@ from analytics.services import MAX_BATCH, MAX_ID_LENGTH, MAX_POSITION, recommend
 from analytics.types import EventInput
 from musicbud.api import ApiView, error_responses
 from musicbud.auth import caller_id
+from musicbud.fields import StrictCharField, StrictFloatField, StrictIntegerField
 
 
 class EventInputSerializer(serializers.Serializer[EventInput]):
-    client_event_id = serializers.CharField(max_length=MAX_ID_LENGTH)
+    # Strict JSON types (musicbud.fields): the schema's oneOf per type and kind (recommendations/api/schema.py)
+    # says exactly what is accepted.
+    client_event_id = StrictCharField(max_length=MAX_ID_LENGTH)
     content_type = serializers.ChoiceField(choices=CONTENT_TYPE_CHOICES)
-    item_id = serializers.CharField(max_length=MAX_ID_LENGTH)
+    item_id = StrictCharField(max_length=MAX_ID_LENGTH)
     event = serializers.ChoiceField(choices=EventKind.choices)
-    position = serializers.IntegerField(min_value=0, max_value=MAX_POSITION, required=False, allow_null=True)
-    model_version = serializers.CharField(max_length=MAX_ID_LENGTH, required=False, allow_blank=True, default="")
+    position = StrictIntegerField(min_value=0, max_value=MAX_POSITION, required=False, allow_null=True)
+    model_version = StrictCharField(max_length=MAX_ID_LENGTH, required=False, allow_blank=True, default="")
     created_at = serializers.DateTimeField(
         required=False, allow_null=True, default=None,
         help_text="when it happened (client clock, with a time zone): up to EVENTS_MAX_AGE_DAYS old; default now",
     )  # fmt: skip
-    value = serializers.FloatField(required=False, allow_null=True, default=None, help_text="rated: the rating")
-    scale = serializers.FloatField(
+    value = StrictFloatField(required=False, allow_null=True, default=None, help_text="rated: the rating")
+    scale = StrictFloatField(
         required=False, allow_null=True, default=None, help_text="rated: the top of the rating's scale (5, 10, 100)"
     )
-    rank = serializers.IntegerField(required=False, allow_null=True, default=None, help_text="top_list_add: 1 = top")
+    rank = StrictIntegerField(required=False, allow_null=True, default=None, help_text="top_list_add: 1 = top")
 
 
 class EventBatchSerializer(serializers.Serializer[list[EventInput]]):

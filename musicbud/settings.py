@@ -251,6 +251,14 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from our own static files (drf-spectacular-sidecar), no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Request bodies get components of their own, so a field that refuses blank strings says so (minLength 1)
+    # where clients send it, without claiming that of what the server answers.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # What the serializers cannot say (one path per content type, events by kind, links): the app's hook.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "recommendations.api.schema.postprocess",
+    ],
     # One schema name per set of choices that several fields share.
     "ENUM_NAME_OVERRIDES": {
         "ContentTypeEnum": ["movies", "manga", "anime"],

@@ -50,6 +50,9 @@ RATING_SCALES: Mapping[ContentType, float] = {
     ContentType.ANIME: 10.0,
 }
 MAX_CLIENT_SCALE = 100.0
+# The smallest rating taken: a positive value so small that its conversion to the type's scale underflows to
+# 0 (5e-324 / 10) would be a rating of nothing; the schema's minimum says the same.
+MIN_RATING = 1e-6
 
 
 # The fields beyond the item an event takes (any other is refused, never ignored).
@@ -82,8 +85,8 @@ def _rating(content_type: ContentType, value: float | None, scale: float | None)
     top = RATING_SCALES[content_type] if scale is None else scale
     if not (math.isfinite(top) and 1.0 <= top <= MAX_CLIENT_SCALE):
         raise _invalid("scale", f"scale must be between 1 and {MAX_CLIENT_SCALE:g}.")
-    if not 0.0 < value <= top:
-        raise _invalid("value", f"A rating must be above 0 and at most its scale ({top:g}).")
+    if not MIN_RATING <= value <= top:
+        raise _invalid("value", f"A rating must be at least {MIN_RATING:g} and at most its scale ({top:g}).")
     return value / top * RATING_SCALES[content_type]
 
 

@@ -74,6 +74,11 @@ def _split(values: Iterable[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
+def _split_ids(values: Iterable[str]) -> list[str]:
+    """Comma-separated ids, verbatim: `` tt0111161`` is not an id (the schema's pattern says exactly what is)."""
+    return [part for value in values for part in value.split(",") if part]
+
+
 def parse_filters(
     content_type: ContentType,
     *,
@@ -84,7 +89,7 @@ def parse_filters(
     diversity: float = 0.0,
 ) -> ListFilters:
     """Filters from the query (already type-checked), validated: malformed ids, too many, bad year ranges."""
-    hidden = sorted(set(_split(exclude)))
+    hidden = sorted(set(_split_ids(exclude)))
     if len(hidden) > MAX_EXCLUDE:
         raise TooManyExcludes(f"At most {MAX_EXCLUDE} item ids can be excluded.", count=len(hidden), limit=MAX_EXCLUDE)
     validate_item_ids(content_type, hidden)

@@ -26,6 +26,7 @@ from django.core.mail import mail_admins
 from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 
+from musicbud import graph
 from musicbud.errors import Conflict
 from recommendations.data import get_interaction_store
 from recommendations.domain import CatalogItem, ContentType, InteractionArrays
@@ -142,6 +143,9 @@ def train_content_type(
     started = time.perf_counter()
     try:
         say("extracting interactions")
+        # A training is worth a real try even right after requests found the graph unreachable (they then fail
+        # fast for a few seconds, musicbud.graph.FAIL_FAST_S): it runs once, not once per request.
+        graph.forget_unreachable()
         # Before the first read: a user forgotten after this may still be in the data (forgetting masks them).
         data_read_at = timezone.now()
         store = get_interaction_store()

@@ -49,6 +49,14 @@ async def _close_connections_opened_by_async_views() -> AsyncIterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _graph_reachable_again() -> None:
+    # A graph a test found unreachable is refused for a few seconds (musicbud.graph.FAIL_FAST_S): not in the next test.
+    from musicbud import graph
+
+    graph.forget_unreachable()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     # PBKDF2's deliberate slowness is for attackers, not for a test suite that logs users in often.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

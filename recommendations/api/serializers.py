@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from musicbud.fields import StrictBooleanField
 from recommendations.buds import BUD_TYPES
 from recommendations.domain import ContentType
 from recommendations.filtering import MAX_EXCLUDE, MAX_GENRES, ListFilters, parse_filters
@@ -278,7 +279,7 @@ class BudsSerializer(serializers.Serializer[Any]):
 
 
 class BudVisibilitySerializer(serializers.Serializer[Any]):
-    visible = serializers.BooleanField(help_text="false: appear in nobody's buds, and be shown none")
+    visible = StrictBooleanField(help_text="false: appear in nobody's buds, and be shown none")
 
 
 PUBLIC_TYPES = ["all", *(ct.value for ct in ContentType)]

@@ -7,6 +7,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,6 +35,11 @@ def _content_type(value: str) -> ContentType:
 
 
 def _query(serializer_class: type[Serializer[Any]], request: Request) -> dict[str, Any]:
+    # DRF reads an empty query value as "not sent" (``?type=`` would mean the default): an empty value is
+    # refused instead, so a query means what the schema says it means.
+    blank = sorted({name for name, value in request.query_params.lists() if "" in value})
+    if blank:
+        raise ValidationError({name: ["This field may not be blank."] for name in blank})
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)

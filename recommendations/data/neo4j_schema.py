@@ -19,6 +19,7 @@ import neo4j
 from django.conf import settings
 from neo4j import exceptions as neo4j_errors
 
+from musicbud import graph
 from musicbud.errors import GraphUnavailable
 
 from ..domain import ContentType, InteractionKind
@@ -121,10 +122,13 @@ def query(text: str) -> neo4j.Query:
 
 @contextmanager
 def graph_errors() -> Iterator[None]:
-    """Turn the driver's connection, authentication and timeout failures into GraphUnavailable."""
+    """Turn the driver's connection, authentication and timeout failures into GraphUnavailable; right after the
+    graph could not be reached, fail at once (``musicbud.graph.FAIL_FAST_S``)."""
+    graph.refuse_while_unreachable()
     try:
         yield
     except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired) as exc:
+        graph.note_unreachable()
         raise GraphUnavailable("The interaction graph (Neo4j) cannot be reached.") from exc
     except neo4j_errors.ConnectionAcquisitionTimeoutError as exc:
         raise GraphUnavailable("No connection to the interaction graph (Neo4j) became free in time.") from exc

@@ -32,6 +32,12 @@ _ID_PATTERNS: Mapping[ContentType, re.Pattern[str]] = {
     ContentType.ANIME: re.compile(r"[1-9][0-9]{0,9}"),
 }
 
+
+def item_id_pattern(content_type: ContentType) -> str:
+    """The regular expression an id of the type matches whole (the OpenAPI schema's pattern)."""
+    return _ID_PATTERNS[content_type].pattern
+
+
 ALLOWED_KINDS: Mapping[ContentType, frozenset[InteractionKind]] = {
     ContentType.MOVIES: frozenset(
         {

@@ -172,6 +172,12 @@ def test_it_rejects_an_invalid_token(post_events: PostEvents) -> None:
         pytest.param(event("x" * 65), "client_event_id", id="id-too-long"),
         pytest.param(event("e1", item_id=""), "item_id", id="empty-item-id"),
         pytest.param(event("e1", created_at="yesterday-ish"), "created_at", id="unparsable-time"),
+        # Exactly the JSON types the schema names: DRF alone would coerce these.
+        pytest.param(event("e1", position="3"), "position", id="position-as-a-string"),
+        pytest.param(event("e1", position=3.0), "position", id="position-as-a-float"),
+        pytest.param(event("e1", position=True), "position", id="position-as-a-boolean"),
+        pytest.param(event("e1") | {"client_event_id": 123}, "client_event_id", id="id-as-a-number"),
+        pytest.param(event("e1", "rated", value="4"), "value", id="rating-as-a-string"),
     ],
 )
 def test_it_rejects_an_invalid_event_naming_the_field(post_events: PostEvents, payload: Any, field: str) -> None:

@@ -227,7 +227,8 @@ async def test_bad_bud_queries_are_a_400_naming_the_parameter(api: Api, params: 
     assert field in response.json()["error"]["details"]
 
 
-async def test_a_visibility_body_must_say_true_or_false(api: Api) -> None:
-    response = await api.post(VISIBILITY, {"visible": "sometimes"})
+@pytest.mark.parametrize("value", ["sometimes", 0, "false"])
+async def test_a_visibility_body_must_say_true_or_false(api: Api, value: object) -> None:
+    response = await api.post(VISIBILITY, {"visible": value})
     assert response.status_code == 400
     assert "visible" in response.json()["error"]["details"]

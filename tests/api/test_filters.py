@@ -114,6 +114,12 @@ async def test_similar_items_take_the_same_filters(api: Api) -> None:
         (MOVIES, {"limit": 101}, "invalid_input", "limit"),
         (MOVIES, {"exclude": ",".join(f"tt{n:07d}" for n in range(MAX_EXCLUDE + 1))}, "too_many_excludes", None),
         (MOVIES, {"exclude": "tt12;DROP"}, "invalid_item_id", None),
+        # Ids as sent, comma-separated: a space is part of the id (the schema's pattern says so).
+        (MOVIES, {"exclude": "tt0000001, tt0000002"}, "invalid_item_id", None),
+        # An empty value is not "not sent": DRF would apply the default.
+        (MOVIES, {"limit": ""}, "invalid_input", "limit"),
+        (MOVIES, {"exclude": ""}, "invalid_input", "exclude"),
+        ("/v1/recommendations/buds/", {"type": ""}, "invalid_input", "type"),
         ("/v1/recommendations/anime/", {"exclude": "tt0000001"}, "invalid_item_id", None),
         (MOVIES, {"diversity": 1.5}, "invalid_input", "diversity"),
         (MOVIES, {"diversity": "lots"}, "invalid_input", "diversity"),

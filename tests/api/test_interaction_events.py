@@ -114,6 +114,8 @@ async def test_a_retried_batch_changes_nothing_twice(api: Api) -> None:
         pytest.param(event("rated", "tt800000001"), "value", id="rating-without-value"),
         pytest.param(event("rated", "tt800000001", value=6), "value", id="rating-above-its-scale"),
         pytest.param(event("rated", "tt800000001", value=0), "value", id="rating-of-zero"),
+        # Its conversion to the type's scale would underflow to 0 (the schema's minimum is MIN_RATING).
+        pytest.param(event("rated", "800000001", "anime", value=5e-324), "value", id="rating-too-small"),
         pytest.param(event("rated", "tt800000001", value=3, scale=1000), "scale", id="scale-too-large"),
         pytest.param(event("top_list_add", "800000001", "manga"), "rank", id="top-list-without-rank"),
         pytest.param(event("top_list_add", "800000001", "manga", rank=0), "rank", id="rank-zero"),

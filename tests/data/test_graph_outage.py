@@ -50,6 +50,25 @@ def test_reads_and_writes_raise_graph_unavailable_quickly(unreachable_graph: Neo
         assert caught.value.status_code == 503
 
 
+def test_right_after_a_failure_calls_fail_at_once_then_the_graph_is_tried_again(
+    unreachable_graph: Neo4jInteractionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(graph, "FAIL_FAST_S", 2.0)
+    started = time.monotonic()
+    with pytest.raises(GraphUnavailable):
+        unreachable_graph.popular_items("anime")
+    tried = time.monotonic() - started  # the driver's retries: about NEO4J_CONNECTION_TIMEOUT (1 s)
+    started = time.monotonic()
+    with pytest.raises(GraphUnavailable, match="a moment ago"):
+        unreachable_graph.popular_items("anime")
+    assert time.monotonic() - started < 0.1 < tried
+    time.sleep(2.0)
+    started = time.monotonic()
+    with pytest.raises(GraphUnavailable, match="cannot be reached"):
+        unreachable_graph.popular_items("anime")
+    assert time.monotonic() - started > 0.1  # tried the server again
+
+
 async def test_async_reads_raise_graph_unavailable_quickly(unreachable_async_graph: Neo4jInteractionStore) -> None:
     started = time.monotonic()
     with pytest.raises(GraphUnavailable):

@@ -142,6 +142,12 @@ class LiveServer:
         self.stop()
         raise RuntimeError(f"the server did not answer /healthz:\n{self.log_text()[-3000:]}")
 
+    @property
+    def pid(self) -> int:
+        """The server's main process (serve.sh execs granian); its workers are its children."""
+        assert self._process is not None, "the server is not running"
+        return self._process.pid
+
     def stop(self) -> None:
         if self._process is None:
             return
