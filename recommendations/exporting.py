@@ -1,7 +1,8 @@
 """Batch output for email and push campaigns: many users' top-k of one type, streamed to a file.
 
 The batch scoring path (``Recommender.recommend_batch``: matrix products over chunks of users, on every
-CPU) runs over ``CHUNK_USERS`` users at a time, and each chunk is written before the next is read, so memory
+CPU; ``exact``, so a user's list and scores are the same whatever the chunk size or the CPU's BLAS kernel)
+runs over ``CHUNK_USERS`` users at a time, and each chunk is written before the next is read, so memory
 is bounded by one chunk whatever the number of users: the chunk's ids and its ``users x limit`` results,
 plus the scorer's own ``256 x items`` blocks; the ids come from the model's (memory-mapped) id array or are
 read from the file a chunk at a time.
@@ -89,7 +90,7 @@ def export_recommendations(
         if masked:
             # -1 is no user of any model: the batch path serves it popularity, as for an unknown user.
             scored[np.isin(chunk, np.fromiter(masked, dtype=np.int64, count=len(masked)))] = -1
-        batch = recommender.recommend_batch(scored, k=limit, allowed=allowed)
+        batch = recommender.recommend_batch(scored, k=limit, allowed=allowed, exact=True)
         for row, user_id in enumerate(chunk.tolist()):
             source = "popularity" if batch.from_popularity[row] else "model"
             picks = [

@@ -39,6 +39,10 @@ FloatArray = npt.NDArray[np.float32]
 IndexArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
+# Extra candidates the exact batch path re-scores beyond k (at least k more): float32 rounding moves a score
+# by ~1e-7 relative, far less than the gap between a top-k item and the k + EXACT_MARGIN-th.
+EXACT_MARGIN = 8
+
 
 @dataclass(frozen=True)
 class History:
@@ -507,6 +511,7 @@ class Recommender:
         chunk_size: int = 256,
         workers: int | None = None,
         allowed: BoolArray | None = None,
+        exact: bool = False,
     ) -> BatchRecommendations:
         """Top-k for many users from their stored histories (matrix-matrix products in chunks).
 
@@ -516,6 +521,9 @@ class Recommender:
         may sum in another order than a matrix-vector product. Chunks run on ``workers`` threads
         (default: one per CPU); numpy releases the GIL in the heavy parts, so this scales even when
         BLAS itself is limited to one thread, as it should be in a server.
+
+        ``exact``: a user's items and scores do not depend on the batch (its size, the chunk, the CPU's BLAS
+        kernel): see ``_exact_top_k``. Item-item and popularity scores already are computed row by row.
         """
         art = self.artifact
         user_ids = np.asarray(user_ids, dtype=np.int64)
@@ -533,7 +541,11 @@ class Recommender:
             self._mask_seen(chunk, rows[at])
             if allowed is not None:
                 chunk[:, ~allowed] = -np.inf
-            items[at], scores[at] = _top_k_rows(chunk, k)  # disjoint rows: no lock needed
+            if exact and not (self.item_item or self.popularity_only):
+                wide, _ = _top_k_rows(chunk, min(k + max(k, EXACT_MARGIN), art.n_items))
+                items[at], scores[at] = self._exact_top_k(rows[at], wide, k)
+            else:
+                items[at], scores[at] = _top_k_rows(chunk, k)  # disjoint rows: no lock needed
 
         starts = range(0, known.shape[0], chunk_size)
         n_workers = min(workers or os.cpu_count() or 1, len(starts))
@@ -558,6 +570,33 @@ class Recommender:
         return BatchRecommendations(
             user_ids=user_ids, item_indices=items, scores=scores, from_popularity=from_popularity
         )
+
+    def _exact_top_k(self, rows: IndexArray, candidates: IndexArray, k: int) -> tuple[IndexArray, FloatArray]:
+        """The ``k`` best of each user's ``candidates`` (-1: none), re-scored so the batch cannot change them.
+
+        A float32 matrix product rounds differently for different batch shapes (the BLAS kernel blocks and
+        vectorises the sums by shape and CPU): the same user's score differed in the 6th decimal between an
+        export 7 users at a time and one 256 at a time on an AMD EPYC, and that moved ties. Here each candidate's
+        score is recomputed alone: the product of two float32 numbers is exact in float64 (24 + 24 significant
+        bits < 53), and the products are added one factor at a time in a fixed order, so the result depends on
+        nothing but the user's and the item's factors. The candidates come from the float32 scores with a margin
+        (``EXACT_MARGIN``) far wider than their rounding error, so the float32 pass cannot drop a true top-k item.
+        """
+        art = self.artifact
+        valid = candidates >= 0
+        picked = np.where(valid, candidates, 0)
+        users = np.asarray(art.user_factors[rows], dtype=np.float64)
+        items = np.asarray(art.item_factors[picked], dtype=np.float64)
+        exact = np.asarray(art.item_biases[picked], dtype=np.float64)
+        for factor in range(users.shape[1]):
+            exact += users[:, factor, None] * items[:, :, factor]
+        scores = exact.astype(np.float32)
+        scores[~valid] = -np.inf
+        order = np.lexsort((picked, -scores), axis=-1)[:, :k]
+        top_items = np.take_along_axis(candidates, order, axis=1)
+        top_scores = np.take_along_axis(scores, order, axis=1)
+        top_items[~np.isfinite(top_scores)] = -1
+        return top_items, top_scores
 
     def popular_batch(self, user_ids: npt.NDArray[np.int64], *, k: int = 10) -> IndexArray:
         """Popularity top-k per user, excluding each user's seen items (the evaluation baseline)."""

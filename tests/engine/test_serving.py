@@ -194,3 +194,20 @@ def test_batch_top_k_equals_single_user_top_k_on_a_larger_random_model() -> None
     for user in range(40):
         single = ids(recommender.recommend(user, k=15))
         assert [str(recommender.artifact.item_ids[i]) for i in batch.item_indices[user]] == single
+
+
+def test_an_exact_batch_gives_a_user_the_same_items_and_scores_whatever_the_batch() -> None:
+    # Random factors in 32 dimensions: a float32 matrix product rounds a user's scores differently for
+    # 1, 7 or 200 users at a time (the BLAS kernel blocks the sums by shape), which the exact path must not.
+    rng = np.random.default_rng(11)
+    users = {u: rng.standard_normal(32).tolist() for u in range(200)}
+    items = rng.standard_normal((2000, 32)).tolist()
+    recommender = Recommender(
+        make_artifact(item_factors=items, user_factors=users, item_ids=[f"i{n:04d}" for n in range(2000)])
+    )
+    whole = recommender.recommend_batch(np.arange(200), k=10, exact=True)
+    for size in (1, 7):
+        for start in range(0, 200, 29 if size == 1 else size):
+            part = recommender.recommend_batch(np.arange(start, min(start + size, 200)), k=10, exact=True)
+            assert part.item_indices.tolist() == whole.item_indices[start : start + size].tolist()
+            assert part.scores.tobytes() == whole.scores[start : start + size].tobytes()
