@@ -132,6 +132,9 @@ class RedisBackend:
             await self.client.delete(*[KEY_PREFIX + key for key in keys])
 
 
+_counter_lock = threading.Lock()
+
+
 class LocalBackend:
     """Django's local-memory cache: one per process, no I/O, so its sync calls run inline."""
 
@@ -140,15 +143,19 @@ class LocalBackend:
 
     async def read(self, keys: Sequence[str], counter: Counter | None) -> tuple[list[bytes | None], Count | None]:
         found = self.cache.get_many(keys)
-        count = None
-        if counter is not None:
+        return [found.get(key) for key in keys], None if counter is None else self.count(counter)
+
+    def count(self, counter: Counter) -> Count:
+        """One read-modify-write of the window (start, value) under the process's lock: atomic, since no other
+        process shares this memory. (An ``add`` then ``incr`` was not: a counter that expired between the two
+        made ``incr`` raise ValueError, a 500 under load.) A window the cache expired reads as None: a new one."""
+        with _counter_lock:
             now = time.time()
-            started_key = counter.key + ":started"
-            self.cache.add(started_key, now, timeout=counter.ttl_s)
-            self.cache.add(counter.key, 0, timeout=counter.ttl_s)
-            started = float(self.cache.get(started_key, now))
-            count = Count(int(self.cache.incr(counter.key)), max(int(started + counter.ttl_s - now), 0))
-        return [found.get(key) for key in keys], count
+            window = self.cache.get(counter.key)
+            started, value = window if window is not None and window[0] + counter.ttl_s > now else (now, 0)
+            remaining = started + counter.ttl_s - now
+            self.cache.set(counter.key, (started, value + 1), timeout=remaining)
+        return Count(value + 1, max(int(remaining), 0))
 
     async def write(self, values: Mapping[str, bytes], ttl_s: int | None, unless_set: Mapping[str, bytes]) -> None:
         for key, value in unless_set.items():
