@@ -2,7 +2,9 @@
 
 With ``REDIS_URL`` set it is Redis through redis-py's native asyncio client (one client per event loop,
 hiredis parsing): no thread hop per call, which is what made a cached page cost ~20 hops before. Without
-it (the embedded demo) it is Django's local-memory cache, which does no I/O and is called inline.
+it (the embedded demo) it is one SQLite file shared by the server's workers and every command
+(``musicbud.file_cache``, ``CACHE_FILE``), or with ``EMBEDDED_CACHE=memory`` Django's local-memory cache, one
+per process (reaching no other process). Both do their little I/O inline.
 
 The interface is deliberately small: bytes values, and one ``read`` that fetches several keys and bumps
 one counter in a single round trip (a cached recommendation page needs its generations, its page, the
@@ -17,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -75,7 +79,9 @@ class Count:
 class Backend(Protocol):
     async def read(self, keys: Sequence[str], counter: Counter | None) -> tuple[list[bytes | None], Count | None]: ...
 
-    async def write(self, values: Mapping[str, bytes], ttl_s: int | None, unless_set: Mapping[str, bytes]) -> None: ...
+    async def write(
+        self, values: Mapping[str, bytes], ttl_s: int | None, unless_set: Mapping[str, tuple[bytes, int | None]]
+    ) -> None: ...
 
     async def delete(self, keys: Sequence[str]) -> None: ...
 
@@ -119,10 +125,12 @@ class RedisBackend:
         count = Count(value=int(reply[len(keys)]), expires_in_s=max(int(reply[len(keys) + 1]), 0))
         return _as_bytes(reply[: len(keys)]), count
 
-    async def write(self, values: Mapping[str, bytes], ttl_s: int | None, unless_set: Mapping[str, bytes]) -> None:
+    async def write(
+        self, values: Mapping[str, bytes], ttl_s: int | None, unless_set: Mapping[str, tuple[bytes, int | None]]
+    ) -> None:
         async with self.slots, self.client.pipeline(transaction=False) as pipe:
-            for key, value in unless_set.items():
-                pipe.set(KEY_PREFIX + key, value, nx=True)
+            for key, (value, ttl) in unless_set.items():
+                pipe.set(KEY_PREFIX + key, value, nx=True, ex=ttl)
             for key, value in values.items():
                 pipe.set(KEY_PREFIX + key, value, ex=ttl_s)
             await pipe.execute()
@@ -157,9 +165,11 @@ class LocalBackend:
             self.cache.set(counter.key, (started, value + 1), timeout=remaining)
         return Count(value + 1, max(int(remaining), 0))
 
-    async def write(self, values: Mapping[str, bytes], ttl_s: int | None, unless_set: Mapping[str, bytes]) -> None:
-        for key, value in unless_set.items():
-            self.cache.add(key, value, timeout=None)
+    async def write(
+        self, values: Mapping[str, bytes], ttl_s: int | None, unless_set: Mapping[str, tuple[bytes, int | None]]
+    ) -> None:
+        for key, (value, ttl) in unless_set.items():
+            self.cache.add(key, value, timeout=ttl)
         self.cache.set_many(dict(values), timeout=ttl_s)
 
     async def delete(self, keys: Sequence[str]) -> None:
@@ -185,12 +195,18 @@ def _redis_client(url: str) -> RedisBackend:
 
 def backend() -> Backend:
     url = settings.REDIS_URL
-    return _redis_client(url) if url else LocalBackend()
+    if url:
+        return _redis_client(url)
+    if settings.EMBEDDED_CACHE == "memory":
+        return LocalBackend()
+    from musicbud.file_cache import file_backend  # imports this module's types
+
+    return file_backend(Path(settings.CACHE_FILE))
 
 
 def shared() -> bool:
-    """Whether the cache is shared by every worker (Redis) rather than one per process."""
-    return bool(settings.REDIS_URL)
+    """Whether the cache is shared by every worker and command (Redis, the cache file), not one per process."""
+    return bool(settings.REDIS_URL) or settings.EMBEDDED_CACHE != "memory"
 
 
 async def close() -> None:
@@ -203,7 +219,7 @@ async def close() -> None:
         await client.client.aclose()
 
 
-_ERRORS = (RedisError, OSError)
+_ERRORS = (RedisError, OSError, sqlite3.Error)
 
 
 async def read(keys: Sequence[str], *, counter: Counter | None = None) -> tuple[list[bytes | None], Count | None]:
@@ -215,10 +231,10 @@ async def read(keys: Sequence[str], *, counter: Counter | None = None) -> tuple[
 
 
 async def write(
-    values: Mapping[str, bytes], *, ttl_s: int | None, unless_set: Mapping[str, bytes] | None = None
+    values: Mapping[str, bytes], *, ttl_s: int | None, unless_set: Mapping[str, tuple[bytes, int | None]] | None = None
 ) -> None:
-    """Set several keys (``ttl_s`` None: no expiry), and those of ``unless_set`` (no expiry) where they are
-    missing, in one round trip."""
+    """Set several keys (``ttl_s`` None: no expiry), and those of ``unless_set`` (value, seconds to live or None)
+    where they are missing, in one round trip."""
     try:
         await backend().write(values, ttl_s, unless_set or {})
     except _ERRORS as exc:

@@ -140,11 +140,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ---------------------------------------------------------------------------------------
 # What workers share (recommendation pages, throttle counters, the deny list) goes through
-# musicbud/cache.py: Redis' native asyncio client when REDIS_URL is set, else the local-memory cache below
-# (one per process: the embedded demo). Django itself caches nothing that must be shared.
+# musicbud/cache.py: Redis' native asyncio client when REDIS_URL is set (production). Without it, the embedded
+# EMBEDDED_CACHE: "file" (default), one SQLite file (CACHE_FILE) that the server's workers and every manage.py
+# command share, so a command's hide, forget or clear reaches the running server; "memory", Django's
+# local-memory cache below, one per process (reaches no other worker or command: a benchmark's baseline).
+# Django itself caches nothing that must be shared.
 REDIS_URL = env_str("REDIS_URL")
+EMBEDDED_CACHE = env_choice("EMBEDDED_CACHE", "file", ["file", "memory"])
+CACHE_FILE = Path(env_str("CACHE_FILE") or DATA_DIR / "cache.sqlite3")
 CACHES: dict[str, dict[str, Any]] = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "musicbud"}
+    # Django's default of 300 entries culled pages under load (200 users' pages, generations and counters: most
+    # requests were misses in bench/embedded.py).
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "musicbud",
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
 }
 
 # --- Interaction data and models ------------------------------------------------------------------

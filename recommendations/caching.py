@@ -164,10 +164,12 @@ class GenerationalBody:
         )
         if not self.creates_generations and any(g is None for g in generations):
             return
-        new = {}
+        new: dict[str, tuple[bytes, int | None]] = {}
         for n, key in enumerate(names):
             if generations[n] is None:
-                generations[n] = new[key] = uuid.uuid4().hex.encode()
+                fresh = uuid.uuid4().hex.encode()
+                generations[n] = fresh
+                new[key] = (fresh, None)
         tag = b"|".join(g for g in generations if g is not None)
         try:
             await cache.write({self.key: tag + _GENERATIONS_END + body}, ttl_s=self.ttl_s, unless_set=new)

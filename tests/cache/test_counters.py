@@ -1,8 +1,12 @@
-"""The throttle counter of ``musicbud.cache.read``: atomic on every backend, whatever the clock does between steps."""
+"""The throttle counter of ``musicbud.cache.read``: atomic on every embedded backend, whatever the clock does.
+
+(On Redis it is one Lua script, atomic by construction: tests/api/test_throttle.py counts through it.)
+"""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,14 +29,17 @@ class TickingClock:
         return self.now
 
 
-@pytest.fixture
-def local_memory(settings: Any) -> None:
+@pytest.fixture(params=["memory", "file"])
+def embedded(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> str:
+    """Each embedded backend in turn (no REDIS_URL): the local-memory cache, the shared cache file."""
     settings.REDIS_URL = ""
-    settings.EMBEDDED_CACHE = "memory"
+    settings.EMBEDDED_CACHE = request.param
+    settings.CACHE_FILE = tmp_path / "cache.sqlite3"
     clear_shared_cache()
+    return str(request.param)
 
 
-@pytest.mark.usefixtures("local_memory")
+@pytest.mark.usefixtures("embedded")
 async def test_a_counter_expiring_between_two_steps_of_an_increment_starts_a_new_window(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -55,7 +62,7 @@ async def test_a_counter_expiring_between_two_steps_of_an_increment_starts_a_new
         assert 0 <= count.expires_in_s <= 10
 
 
-@pytest.mark.usefixtures("local_memory")
+@pytest.mark.usefixtures("embedded")
 async def test_a_counter_counts_every_read_of_its_window() -> None:
     counter = Counter(key="throttle:user:3", ttl_s=60)
     values = [(await cache.read([], counter=counter))[1] for _ in range(5)]
