@@ -5,6 +5,7 @@ Every caller (the API, the bench, the cron command) goes through these functions
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -223,7 +224,9 @@ async def recommendation_events_record(*, user_id: int, events: Sequence[EventIn
     variant = assign_variant(user_id)
     recorded = await sync_to_async(_store_and_apply)(user_id=user_id, variant=variant, rows=list(unique.values()))
     if recorded.drained.applied:
-        await caching.invalidate_user(user_id)
+        # The events are stored; a failed invalidation is recorded and retried (logged): the answer stands.
+        with contextlib.suppress(caching.InvalidationPending):
+            await caching.invalidate_user(user_id)
     if recorded.drained.stopped != "done":
         logger.warning("user %s: %d interaction changes wait for the store", user_id, recorded.drained.pending)
 

@@ -18,6 +18,15 @@ class ForgottenSerializer(serializers.Serializer[Any]):
     interactions = serializers.IntegerField(help_text="interactions erased from the store")
     events = serializers.IntegerField(help_text="events erased")
     pending_changes = serializers.IntegerField(help_text="queued interaction changes dropped")
+    cache = serializers.ChoiceField(
+        choices=["invalidated", "pending"],
+        help_text=(
+            "invalidated: no cached answer shows you any more; pending: the cache did not answer, the invalidation "
+            "is recorded and retried, and cached pages or other users' bud lists may show you until then "
+            "(at most the cache TTL, 1 hour by default)"
+        ),
+    )
+    pending_invalidations = serializers.IntegerField(help_text="cache invalidations recorded and not yet done")
 
 
 class ForgetMeApi(ApiView):

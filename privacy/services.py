@@ -10,7 +10,10 @@ no queued change of theirs applied meanwhile), it deletes:
   every served model whose data was read before (no personal recommendations, never a bud);
 
 then drops their cached pages and every bud list (cache generations: unreachable at once, the bytes expire
-within ``RECOMMENDATIONS_CACHE_TTL``). The next model is trained without them.
+within ``RECOMMENDATIONS_CACHE_TTL``). If the cache does not answer, that part is recorded and retried
+(``caching.InvalidationPending``) and the answer says so (``cache: "pending"``): until the retry reaches the
+cache, their own cached pages and other users' cached bud lists may still show them, for at most that TTL.
+The next model is trained without them.
 
 Idempotent: forgetting again deletes nothing more. If the store cannot be reached the transaction is rolled
 back and the call fails with 503 (nothing half-done; retry). The log line names a keyed hash of the user id
@@ -22,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -43,6 +46,11 @@ class Forgotten:
     pending_changes: int
     bud_opt_out: bool
     reference: str
+    # "invalidated": no cached answer shows them any more; "pending": the cache did not answer, the invalidation
+    # is recorded and retried, and cached answers may show them until then (at most RECOMMENDATIONS_CACHE_TTL).
+    cache: str = "invalidated"
+    # Cache invalidations recorded and not yet done (of anyone: the retry applies them all at once).
+    pending_invalidations: int = 0
 
 
 def reference(user_id: int) -> str:
@@ -70,10 +78,14 @@ def _erase(user_id: int) -> Forgotten:
 async def user_forget(*, user_id: int, requested_by: str) -> Forgotten:
     """Erase everything this service holds about one user (see the module docstring)."""
     forgotten = await sync_to_async(_erase)(user_id)
-    await caching.invalidate_user(user_id)
-    await caching.invalidate_buds()
+    try:
+        # One invalidation for both: their pages and everyone's bud lists.
+        await caching.invalidate_user_and_buds(user_id)
+    except caching.InvalidationPending as exc:
+        forgotten = replace(forgotten, cache="pending", pending_invalidations=exc.pending)
     logger.info(
-        "forgot user ref %s (requested by %s): %d interactions, %d events, %d pending changes",
+        "forgot user ref %s (requested by %s): %d interactions, %d events, %d pending changes; cache %s",
         forgotten.reference, requested_by, forgotten.interactions, forgotten.events, forgotten.pending_changes,
+        forgotten.cache,
     )  # fmt: skip
     return forgotten

@@ -34,6 +34,7 @@ built on the first bud request after a model is loaded; pages are cached per use
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -424,7 +425,9 @@ async def set_bud_visibility(*, user_id: int, visible: bool) -> bool:
     Every cached bud list goes (the buds generation): one that showed this user must not be served again.
     """
     await sync_to_async(_write_visibility)(user_id, visible)
-    await caching.invalidate_buds()
+    # Stored; if the cache does not answer, cached bud lists follow when the recorded invalidation is retried.
+    with contextlib.suppress(caching.InvalidationPending):
+        await caching.invalidate_buds()
     return visible
 
 

@@ -13,21 +13,32 @@ the old set stop matching together, on every worker.
 
 Reads and writes go through ``musicbud.cache`` (Redis' native asyncio client in production). A cache
 outage is never a request failure: a read becomes a miss and a write is skipped, logged once per interval.
+An invalidation that fails is not skipped: it raises ``InvalidationPending`` (the caller says what may be stale)
+after recording what it was to do (``PendingInvalidation``), which ``retry_pending_invalidations`` (the worker,
+periodically) and the process's next invalidation apply once the cache answers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from musicbud import cache
 from musicbud.cache import CacheUnavailable, log_cache_error
+from musicbud.errors import DependencyUnavailable
+
+logger = logging.getLogger(__name__)
 
 GLOBAL_GENERATION = "recs:gen:global"
 # Bumped when someone may no longer be shown as a bud (an opt-out, a forgotten or deactivated user): every
@@ -169,7 +180,7 @@ class GenerationalBody:
             if generations[n] is None:
                 fresh = uuid.uuid4().hex.encode()
                 generations[n] = fresh
-                new[key] = (fresh, None)
+                new[key] = (fresh, generation_ttl_s(key))
         tag = b"|".join(g for g in generations if g is not None)
         try:
             await cache.write({self.key: tag + _GENERATIONS_END + body}, ttl_s=self.ttl_s, unless_set=new)
@@ -295,50 +306,201 @@ class HiddenSlot(GenerationalBody):
         return False
 
 
-async def _bump(*keys: str) -> None:
+# A user's generation key lives this long after its last bump or creation, so keys of users who left do not pile up.
+# Why an expiry cannot resurrect a stale page: a generation never takes a value twice (a bump, or a creation after
+# expiry, writes a fresh uuid), so a body tagged with an expired value can never match again. Why longer than any
+# body's TTL (pages and bud lists: RECOMMENDATIONS_CACHE_TTL; lists and public lists are shorter): a body is written
+# under the generations it read, and the generation must outlive it, or the body is dead weight until it expires
+# and an active user would miss once per expiry. A day covers the default hour 24 times; the generation is
+# re-created at the first request after it expires (one miss a day for a user active all day).
+USER_GENERATION_MIN_TTL_S = 24 * 3600
+
+
+def user_generation_ttl_s() -> int:
+    return max(USER_GENERATION_MIN_TTL_S, 2 * int(settings.RECOMMENDATIONS_CACHE_TTL))
+
+
+def generation_ttl_s(key: str) -> int | None:
+    """How long a generation key lives once written: a user's expires (see above), the shared ones never do."""
+    return user_generation_ttl_s() if key.startswith(user_generation_key(0)[:-1]) else None
+
+
+class InvalidationPending(DependencyUnavailable, CacheUnavailable):
+    """An invalidation that did not reach the cache. It is recorded (``PendingInvalidation``) and retried
+    (``retry_pending_invalidations``); until then, cached answers may still show what it was to remove, for at
+    most their TTL. A ``CacheUnavailable`` too, so a caller that treats a cache outage as logged-and-continue
+    keeps doing so; unhandled in a view it is a 503 with this code."""
+
+    code = "invalidation_pending"
+    default_message = "The cache did not answer; the invalidation is recorded and will be retried."
+
+    def __init__(self, keys: Sequence[str], *, recorded: bool, pending: int) -> None:
+        super().__init__(keys=list(keys), recorded=recorded, pending=pending)
+        self.keys = tuple(keys)
+        self.recorded = recorded
+        self.pending = pending
+
+
+# Whether this process may have left invalidations pending (unknown at start): a later invalidation first retries
+# them, and skips the query once a retry found none. Other processes' failures are the worker's periodic retry's.
+_maybe_pending = True
+
+
+def _record_pending(actions: dict[str, str]) -> int:
+    """Record (or re-record) the keys whose invalidation failed; the number now pending."""
+    from recommendations.models import PendingInvalidation
+
+    now = timezone.now()
+    with transaction.atomic():
+        for key, action in actions.items():
+            updated = PendingInvalidation.objects.filter(key=key).update(
+                action=action, recorded_at=now, attempts=F("attempts") + 1
+            )
+            if not updated:
+                PendingInvalidation.objects.get_or_create(key=key, defaults={"action": action, "recorded_at": now})
+        return PendingInvalidation.objects.count()
+
+
+async def _apply(actions: dict[str, str]) -> None:
+    """Bump the generations and delete the keys of ``actions``; CacheUnavailable if the cache did not answer."""
+    bumps_by_ttl: dict[int | None, dict[str, bytes]] = {}
+    for key, action in actions.items():
+        if action == "bump":
+            bumps_by_ttl.setdefault(generation_ttl_s(key), {})[key] = uuid.uuid4().hex.encode()
+    for ttl, values in bumps_by_ttl.items():
+        await cache.write(values, ttl_s=ttl)
+    deletes = [key for key, action in actions.items() if action == "delete"]
+    if deletes:
+        await cache.delete(deletes)
+
+
+async def _invalidate(actions: dict[str, str]) -> None:
+    """Apply ``actions`` (after whatever this process left pending); on failure record them, raise the typed error."""
+    global _maybe_pending
+    if _maybe_pending:
+        try:
+            await aretry_pending_invalidations()
+        except CacheUnavailable:
+            pass  # still down: the actions below fail too and are recorded with the rest
+        except DatabaseError as exc:
+            logger.warning("pending cache invalidations could not be read (%s); the worker's retry will", exc)
     try:
-        await cache.write({key: uuid.uuid4().hex.encode() for key in keys}, ttl_s=None)
+        await _apply(actions)
     except CacheUnavailable as exc:
         log_cache_error(exc)
+        _maybe_pending = True
+        try:
+            pending = await sync_to_async(_record_pending)(actions)
+        except DatabaseError:
+            logger.exception("cache invalidation of %s failed and could not be recorded for a retry", list(actions))
+            raise InvalidationPending(list(actions), recorded=False, pending=len(actions)) from exc
+        logger.warning("cache invalidation of %d keys recorded for a retry (%d pending)", len(actions), pending)
+        raise InvalidationPending(list(actions), recorded=True, pending=pending) from exc
+
+
+async def aretry_pending_invalidations() -> int:
+    """Apply every recorded invalidation; the number still pending (0: the cache holds nothing stale).
+
+    Raises CacheUnavailable if the cache still does not answer (everything stays recorded)."""
+    global _maybe_pending
+    from recommendations.models import PendingInvalidation
+
+    rows = [row async for row in PendingInvalidation.objects.all()]
+    if rows:
+        await _apply({row.key: row.action for row in rows})
+        for row in rows:
+            # Only if it did not fail again meanwhile (a new failure moved recorded_at): that one stays pending.
+            await PendingInvalidation.objects.filter(pk=row.pk, recorded_at=row.recorded_at).adelete()
+    left = await PendingInvalidation.objects.acount()
+    _maybe_pending = left > 0
+    if rows:
+        logger.info("retried %d pending cache invalidations; %d still pending", len(rows), left)
+    return left
+
+
+def retry_pending_invalidations() -> int:
+    """``aretry_pending_invalidations`` for sync callers (the worker's periodic task, commands); what is still
+    pending. A cache that still does not answer leaves everything recorded (logged) and returns the count."""
+    from recommendations.models import PendingInvalidation
+
+    try:
+        return async_to_sync(aretry_pending_invalidations)()
+    except CacheUnavailable as exc:
+        log_cache_error(exc)
+        return PendingInvalidation.objects.count()
+
+
+def pending_invalidations() -> int:
+    """How many cache invalidations are recorded as not done yet (any process)."""
+    from recommendations.models import PendingInvalidation
+
+    return PendingInvalidation.objects.count()
 
 
 async def invalidate_user(user_id: int) -> None:
-    """Forget every cached page and bud list of one user (after their interactions changed)."""
-    await _bump(user_generation_key(user_id))
+    """Forget every cached page and bud list of one user (after their interactions changed).
+
+    Raises InvalidationPending when the cache did not answer (the invalidation is retried later)."""
+    await _invalidate({user_generation_key(user_id): "bump"})
 
 
 async def invalidate_users(user_ids: Iterable[int]) -> None:
     """``invalidate_user`` for many users, in one round trip (a drained outbox)."""
-    keys = [user_generation_key(user_id) for user_id in user_ids]
+    keys = {user_generation_key(user_id): "bump" for user_id in user_ids}
     if keys:
-        await _bump(*keys)
+        await _invalidate(keys)
+
+
+async def invalidate_user_and_buds(user_id: int) -> None:
+    """A user may no longer be shown anywhere (forgotten): their pages and every bud list, in one round trip."""
+    await _invalidate({user_generation_key(user_id): "bump", BUDS_GENERATION: "bump"})
 
 
 async def invalidate_buds() -> None:
-    """Forget every user's bud lists (someone may no longer be shown as a bud)."""
-    await _bump(BUDS_GENERATION)
+    """Forget every user's bud lists (someone may no longer be shown as a bud); InvalidationPending as above."""
+    await _invalidate({BUDS_GENERATION: "bump"})
 
 
 async def invalidate_type(content_type: str) -> None:
     """Forget everything cached of one type: every user's pages, the lists, the public lists, the hidden set."""
-    await _bump(type_generation_key(content_type))
+    await _invalidate({type_generation_key(content_type): "bump"})
 
 
 async def invalidate_hidden(content_type: str) -> bool:
     """After items of the type were hidden or un-hidden: the type's cached answers and every bud list (whose
     items in common may show them), in one round trip. False when the cache did not answer: the caller says
-    so, since cached answers may then show the change late (within ``RECOMMENDATIONS_CACHE_TTL``)."""
+    so, since cached answers may then show the change late (the invalidation is recorded and retried)."""
     try:
-        keys = (type_generation_key(content_type), BUDS_GENERATION)
-        await cache.write({key: uuid.uuid4().hex.encode() for key in keys}, ttl_s=None)
-    except CacheUnavailable as exc:
-        log_cache_error(exc)
+        await _invalidate({type_generation_key(content_type): "bump", BUDS_GENERATION: "bump"})
+    except InvalidationPending:
         return False
     return True
 
 
-async def invalidate_all() -> None:
-    await _bump(GLOBAL_GENERATION)
+def all_dataset_keys() -> dict[str, str]:
+    """What ``invalidate_all`` drops: the global generation (every page, list, bud list, public list and hidden
+    set is valid only under it), and the keys that live outside the generations: the popular/trending pools and
+    the catalog index of every type, fresh and last good."""
+    from recommendations.domain import ContentType
+
+    actions = {GLOBAL_GENERATION: "bump"}
+    for content_type in ContentType:
+        for name in ("popular", "trending"):
+            actions[pool_key(name, content_type.value)] = "delete"
+            actions[pool_last_good_key(name, content_type.value)] = "delete"
+        actions[catalog_index_key(content_type.value)] = "delete"
+        actions[catalog_index_last_good_key(content_type.value)] = "delete"
+    return actions
+
+
+async def invalidate_all() -> int:
+    """Drop every cached recommendation dataset, on every worker (``all_dataset_keys``); the keys it touched.
+
+    The last good pools and catalog index go too: they are what a graph outage would serve, and an operator who
+    clears the cache wants nothing of before served. Raises InvalidationPending when the cache did not answer."""
+    actions = all_dataset_keys()
+    await _invalidate(actions)
+    return len(actions)
 
 
 # --- scored pools (popular, trending) while a type has no model, and the catalog index ---------------

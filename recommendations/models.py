@@ -269,3 +269,20 @@ class GraphSideInteraction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.namespace} user {self.user_id} {InteractionKind(self.kind).name} {self.item_id}"
+
+
+class PendingInvalidation(models.Model):
+    """A cache invalidation that did not reach the cache (``recommendations.caching``): retried until it does.
+
+    One row per cache key, whatever the number of failed attempts: bumping a generation once, or deleting a key
+    once, does what any number of them would. ``recorded_at`` changes when the key fails again, so a retry that
+    read the row before deletes it only if nothing failed meanwhile.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    action = models.CharField(max_length=8, choices=[("bump", "bump the generation"), ("delete", "delete")])
+    recorded_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.key} (since {self.recorded_at:%Y-%m-%d %H:%M:%S})"

@@ -103,6 +103,7 @@ class KeptVersion:
     version: str
     served: bool
     trained_at: datetime | None = None
+    kind: str | None = None  # "factors" or "item_item" (engine.artifact)
     model: str | None = None  # the chosen candidate's label, e.g. "ease(lambda_scale=20, popularity_blend=1)"
     users: int | None = None
     items: int | None = None
@@ -177,6 +178,7 @@ def _kept_version(type_dir: Path, version: str, served: str | None) -> KeptVersi
         version=version,
         served=version == served,
         trained_at=_time(meta.get("trained_at")),
+        kind=meta.get("kind"),
         model=meta.get("candidate") or meta.get("model"),
         users=counts.get("users"),
         items=counts.get("items"),

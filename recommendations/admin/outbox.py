@@ -35,9 +35,13 @@ class PendingInteractionAdmin(ReadOnlyAdmin):
     @admin.action(description="Drain the outbox now (every user's changes, in order)")
     def drain_outbox(self, request: HttpRequest, queryset: QuerySet[PendingInteraction]) -> None:
         summary = drain_pending()
-        async_to_sync(caching.invalidate_users)(summary.changed_users)
-        level = messages.WARNING if summary.store_unavailable else messages.SUCCESS
-        note = " The interaction store is unavailable." if summary.store_unavailable else ""
+        note = ""
+        try:
+            async_to_sync(caching.invalidate_users)(summary.changed_users)
+        except caching.InvalidationPending:
+            note = " The cache did not answer: the users' cached pages are invalidated when it does (retried)."
+        level = messages.WARNING if summary.store_unavailable or note else messages.SUCCESS
+        note += " The interaction store is unavailable." if summary.store_unavailable else ""
         self.message_user(
             request, f"Applied {summary.applied}, dropped {summary.dropped}; {summary.pending} pending.{note}", level
         )

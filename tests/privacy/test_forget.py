@@ -55,7 +55,13 @@ async def test_forgetting_erases_the_users_data_and_nobody_elses(api: Api, caplo
         response = await api.delete(ME)
 
     assert response.status_code == 200, response.json()
-    assert response.json() == {"interactions": mine, "events": 2, "pending_changes": 0}
+    assert response.json() == {
+        "interactions": mine,
+        "events": 2,
+        "pending_changes": 0,
+        "cache": "invalidated",
+        "pending_invalidations": 0,
+    }
     assert await interactions_of(SEEDED_USER_ID) == 0
     assert await interactions_of(other) == theirs
     assert not await RecommendationEvent.objects.filter(user_id=SEEDED_USER_ID).aexists()
@@ -77,7 +83,13 @@ async def test_forgetting_twice_is_fine_and_erases_nothing_more(api: Api) -> Non
     assert (await api.delete(ME)).status_code == 200
     again = await api.delete(ME)
     assert again.status_code == 200
-    assert again.json() == {"interactions": 0, "events": 0, "pending_changes": 0}
+    assert again.json() == {
+        "interactions": 0,
+        "events": 0,
+        "pending_changes": 0,
+        "cache": "invalidated",
+        "pending_invalidations": 0,
+    }
 
 
 async def test_a_forgotten_user_is_nobodys_bud_though_the_served_model_still_has_their_row(api: Api) -> None:

@@ -22,3 +22,11 @@ class Command(BaseCommand):
             f"forgotten (log reference {forgotten.reference}): {forgotten.interactions} interactions, "
             f"{forgotten.events} events, {forgotten.pending_changes} pending changes"
         )
+        if forgotten.cache == "pending":
+            self.stderr.write(
+                f"warning: the cache did not answer: their cached pages and other users' bud lists may show them "
+                f"until the recorded invalidation is retried ({forgotten.pending_invalidations} pending; "
+                "at most RECOMMENDATIONS_CACHE_TTL)"
+            )
+        else:
+            self.stdout.write("cache: invalidated (no cached answer shows them any more)")

@@ -20,7 +20,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["status"]:
             summary = drain_pending()
-            async_to_sync(caching.invalidate_users)(summary.changed_users)
+            try:
+                async_to_sync(caching.invalidate_users)(summary.changed_users)
+            except caching.InvalidationPending as exc:
+                self.stderr.write(
+                    f"warning: the cache did not answer; {exc.pending} invalidations pending (retried when it does)"
+                )
             self.stdout.write(f"applied {summary.applied}, dropped {summary.dropped} ({summary.users} users)")
             if summary.store_unavailable:
                 raise CommandError(f"the interaction store is unavailable: {summary.pending} changes still pending")
