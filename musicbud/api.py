@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, Js
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -19,7 +20,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from musicbud import cache, throttling
 from musicbud.auth import TokenRevoked, deny_key, refused, request_caller
 from musicbud.cache import CacheUnavailable, log_cache_error
-from musicbud.errors import DatabaseUnavailable, MusicBudError, error_body
+from musicbud.errors import DatabaseUnavailable, DependencyUnavailable, MusicBudError, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class ApiView(AsyncAPIView):  # type: ignore[misc]  # adrf ships no type hints
         self.headers = self.default_response_headers
         try:
             self.initial(drf_request, *args, **kwargs)
-            await check_caller(drf_request, self.throttle_rate())
+            await check_caller(drf_request, self.throttle_rate(), staff_only=self.staff_only())
             method = (drf_request.method or "").lower()
             handler = getattr(self, method, None) if method in self.http_method_names else None
             response = (handler or self.http_method_not_allowed)(drf_request, *args, **kwargs)
@@ -58,6 +59,10 @@ class ApiView(AsyncAPIView):  # type: ignore[misc]  # adrf ships no type hints
         """The rate this view's callers are throttled at (per user; a public view: per address)."""
         return throttling.user_rate()
 
+    def staff_only(self) -> bool:
+        """Whether only staff may call this view: then it fails closed while the deny list cannot be read."""
+        return any(isinstance(permission, IsAdminUser) for permission in self.get_permissions())
+
 
 def rendered(response: HttpResponseBase) -> HttpResponseBase:
     """A DRF Response rendered here, as a plain HttpResponse.
@@ -75,15 +80,27 @@ def rendered(response: HttpResponseBase) -> HttpResponseBase:
     return plain
 
 
-async def check_caller(request: Request, rate: throttling.Rate) -> None:
+class DenyListUnavailable(DependencyUnavailable):
+    code = "deny_list_unavailable"
+    default_message = (
+        "Staff routes are closed while the token deny list cannot be read (the cache is unavailable); retry later."
+    )
+
+
+async def check_caller(request: Request, rate: throttling.Rate, *, staff_only: bool = False) -> None:
     """One cache round trip: refuse a deny-listed token (401), count the request and refuse it beyond the rate
-    (429). With the cache down, neither check can run: the request passes on its token alone (logged)."""
+    (429). With the cache down, neither check can run. An ordinary route then passes on the token alone (logged):
+    refusing every reader for a cache outage would turn it into a full outage, and a revoked token is bounded by
+    its lifetime. A staff route fails closed (503 ``deny_list_unavailable``): a demoted staff member's token still
+    says staff until it expires, and what staff routes do (start trainings, read runs) can wait for the cache."""
     caller = request_caller(request)
     keys = [deny_key(caller.user_id)] if caller is not None else []
     try:
         values, count = await cache.read(keys, counter=throttling.counter(throttling.ident_of(request), rate))
     except CacheUnavailable as exc:
         log_cache_error(exc)
+        if staff_only:
+            raise DenyListUnavailable() from exc
         return
     if caller is not None and refused(caller, values[0]):
         raise TokenRevoked()

@@ -11,7 +11,10 @@ it is bounded:
 - Refreshing reads the user row: an inactive or deleted user gets no new access token, and the new token
   carries the user's current staff status (the ``is_staff`` claim that permissions read).
 - If the cache is down when the change is saved, or when a request is checked, the deny list cannot do its
-  part (logged): the bound is then the token lifetime.
+  part (logged): the bound is then the token lifetime. Staff routes (``IsAdminUser``: start a training, read a
+  run) fail closed instead while the deny list cannot be read: 503 ``deny_list_unavailable``
+  (``musicbud.api.check_caller``), so a demoted staff member keeps none of them during a cache outage. Ordinary
+  reads and writes stay open. The admin site is not concerned: its sessions read the user row on every request.
 
 The deny list is written by signal receivers on the user model (connected in ``musicbud.apps``), after the
 change commits. ``QuerySet.update()`` sends no signal: call ``deny_user`` after bulk changes of

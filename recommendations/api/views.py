@@ -187,7 +187,7 @@ class TrainModelsApi(ApiView):
 
     @extend_schema(
         request=s.TrainRequestSerializer,
-        responses={202: s.TrainResponseSerializer, **error_responses(400, 403, 409)},
+        responses={202: s.TrainResponseSerializer, **error_responses(400, 403, 409, 503)},
     )
     async def post(self, request: Request) -> Response:
         """Start training of some or all types in the background; returns the run ids (staff only)."""
@@ -205,7 +205,7 @@ class TrainModelsApi(ApiView):
 class TrainingRunApi(ApiView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(responses={200: s.TrainingRunSerializer, **error_responses(403, 404)})
+    @extend_schema(responses={200: s.TrainingRunSerializer, **error_responses(403, 404, 503)})
     async def get(self, request: Request, run_id: int) -> Response:
         """Status and metrics of one training run (staff only)."""
         log = await TrainingLog.objects.filter(id=run_id).afirst()
