@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from neo4j import exceptions as neo4j_errors
 
-from musicbud.graph import get_async_driver, get_driver
+from musicbud.graph import aget_async_driver, get_driver
 
 from ..domain import CatalogItem, ContentType, InteractionArrays, InteractionKind
 from .arrays import arrays_from_columns
@@ -87,9 +87,8 @@ class Neo4jInteractionStore(InteractionStore):
 
     async def _aexecute(self, read: Read[R]) -> R:
         with graph_errors():
-            result = await get_async_driver().execute_query(
-                query(read.text), read.params, routing_=neo4j.RoutingControl.READ
-            )
+            driver = await aget_async_driver()
+            result = await driver.execute_query(query(read.text), read.params, routing_=neo4j.RoutingControl.READ)
         (record,) = result.records
         return read.decode(record)
 
