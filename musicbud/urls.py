@@ -28,6 +28,7 @@ urlpatterns = [
     path("v1/auth/token/", token_obtain.as_view(), name="token-obtain"),
     path("v1/auth/token/refresh/", token_refresh.as_view(), name="token-refresh"),
     path("v1/recommendations/", include("recommendations.urls")),
+    path("v1/bud/", include("recommendations.api.app_buds")),
     path("v1/schema/", SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]), name="schema"),
     path(
         "v1/docs/",
