@@ -39,6 +39,7 @@ import psycopg
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError
 from rest_framework import exceptions
@@ -223,12 +224,11 @@ def _local_account(username: str) -> int | bytes:
     model = get_user_model()
     by_name: dict[str, Any] = {model.USERNAME_FIELD: username}
     try:
-        user, created = model.objects.get_or_create(**by_name)
+        # An unusable password: the account never logs in here, its owner logs in at MusicBud.
+        user, created = model.objects.get_or_create(**by_name, defaults={"password": make_password(None)})
     except IntegrityError:  # created by a concurrent first request
         user, created = model.objects.get(**by_name), False
     if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
         logger.info("local account %s created for MusicBud user %r", user.pk, username)
     if user.is_staff or user.is_superuser:
         return _CONFLICT

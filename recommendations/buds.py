@@ -80,6 +80,7 @@ class CommonItem:
     item_id: str
     title: str | None
     genres: tuple[str, ...]
+    image_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -394,7 +395,9 @@ async def get_buds(
         for ct, item_id in commons[uid]:
             entry = catalogs.get(ct, {}).get(item_id)
             reasons.append(
-                CommonItem(ct.value, item_id, entry.title if entry else None, tuple(entry.genres) if entry else ())
+                CommonItem(ct.value, item_id, entry.title, tuple(entry.genres), entry.image_url)
+                if entry
+                else CommonItem(ct.value, item_id, None, ())
             )
         buds.append(Bud(uid, username, round(score, 6), rank, tuple(reasons)))
     return Buds(
@@ -457,6 +460,7 @@ async def common_items(
             item_id,
             catalog[item_id].title if item_id in catalog else None,
             tuple(catalog[item_id].genres) if item_id in catalog else (),
+            catalog[item_id].image_url if item_id in catalog else None,
         )
         for item_id in item_ids
     )

@@ -32,6 +32,8 @@ class Item(models.Model):
     title = models.CharField(max_length=512)
     genres = models.JSONField(default=list)
     year = models.SmallIntegerField(null=True, blank=True)
+    # A picture of the item (http or https), where the imported data has one.
+    image_url = models.CharField(max_length=1000, null=True, blank=True)
 
     class Meta:
         constraints = [

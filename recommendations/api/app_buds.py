@@ -160,7 +160,7 @@ async def common_items(
     found = await buds.common_items(user_id=user_id, bud_id=bud_id, content_type=content_type)
     return [
         {"id": item.item_id, "mal_id": item.item_id, "title": item.title or item.item_id,
-         "genres": list(item.genres), "image_url": None}
+         "genres": list(item.genres), "image_url": item.image_url}
         for item in found
     ]  # fmt: skip
 

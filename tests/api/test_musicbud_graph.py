@@ -119,5 +119,20 @@ async def test_a_musicbud_token_finds_buds_named_by_their_parent_user_uid_and_wh
     assert common.status_code == 200, common.content
     assert read_common_list(common.json(), extra_ints=("episodes",))
 
+    # Pictures come from MusicBud's (:Anime)-[:HAS_PICTURE]->(:MainPicture {medium, large}) nodes.
+    page = (await client.get("/v1/recommendations/anime/", params={"limit": 20}, headers=headers)).json()
+    pictures = {item["item_id"]: item["image_url"] for item in page["items"]}
+    assert any(pictures.values())
+    assert all(url == f"https://images.example.org/anime/{item_id}.jpg" for item_id, url in pictures.items() if url)
+    stored = (
+        graph.get_driver()
+        .execute_query(
+            f"MATCH (a:`{musicbud_graph}Anime`)-[:HAS_PICTURE]->(p:`{musicbud_graph}MainPicture`) "
+            "RETURN count(p) AS n, count(p.medium) AS medium, count(p.large) AS large"
+        )
+        .records[0]
+    )
+    assert stored["n"] == stored["medium"] == stored["large"] > 0
+
     wrong = await client.post("/v1/bud/top/anime/", headers=musicbud_backend.headers(700, key="k" * 40))
     assert wrong.status_code == 401
