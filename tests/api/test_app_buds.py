@@ -29,35 +29,48 @@ pytestmark = pytest.mark.usefixtures("seeded", "models", "accounts")
 UID = re.compile(r"[0-9a-f]{32}")
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
-# (Dart method of BudMatchingRemoteDataSourceImpl, ApiConfig getter's path, what we serve there)
-BUD_CALLS = [
-    ("findBudsByTopArtists", "/v1/bud/top/artists/", None),
-    ("findBudsByTopTracks", "/v1/bud/top/tracks/", None),
-    ("findBudsByTopGenres", "/v1/bud/top/genres/", None),
-    ("findBudsByTopAnime", "/v1/bud/top/anime/", "anime"),
-    ("findBudsByTopManga", "/v1/bud/top/manga/", "manga"),
-    ("findBudsByLikedArtists", "/v1/bud/liked/artists/", None),
-    ("findBudsByLikedTracks", "/v1/bud/liked/tracks/", None),
-    ("findBudsByLikedGenres", "/v1/bud/liked/genres/", None),
-    ("findBudsByLikedAlbums", "/v1/bud/liked/albums/", None),
-    ("findBudsByLikedAio", "/v1/bud/liked/aio/", None),
-    ("findBudsByPlayedTracks", "/v1/bud/played/tracks/", None),
+# (Dart method of BudMatchingRemoteDataSourceImpl, ApiConfig getter's path, what we serve there). The app posts to
+# the URL of its endpoint map first (assets/endpoints_map.json through lib/services/endpoint_config_service.dart:
+# MusicBud's backend's own paths, no /v1, mostly no trailing slash), to the ApiConfig path when the map lacks it.
+BUDS = [
+    ("findBudsByTopArtists", "/v1/bud/top/artists/", "/bud/top/artists/", None),
+    ("findBudsByTopTracks", "/v1/bud/top/tracks/", "/bud/top/tracks", None),
+    ("findBudsByTopGenres", "/v1/bud/top/genres/", "/bud/top/genres", None),
+    ("findBudsByTopAnime", "/v1/bud/top/anime/", "/bud/top/anime", "anime"),
+    ("findBudsByTopManga", "/v1/bud/top/manga/", "/bud/top/manga", "manga"),
+    ("findBudsByLikedArtists", "/v1/bud/liked/artists/", "/bud/liked/artists", None),
+    ("findBudsByLikedTracks", "/v1/bud/liked/tracks/", "/bud/liked/tracks", None),
+    ("findBudsByLikedGenres", "/v1/bud/liked/genres/", "/bud/liked/genres", None),
+    ("findBudsByLikedAlbums", "/v1/bud/liked/albums/", "/bud/liked/albums", None),
+    ("findBudsByLikedAio", "/v1/bud/liked/aio/", "/bud/liked/aio", None),
+    ("findBudsByPlayedTracks", "/v1/bud/played/tracks/", "/bud/played/tracks", None),
 ]
-# (Dart method of CommonItemsRemoteDataSourceImpl, path, the body key it sends, how the body is decoded)
+BUD_CALLS = [
+    (f"{name} ({source})", path, served)
+    for name, config_path, map_path, served in BUDS
+    for source, path in (("ApiConfig", config_path), ("endpoints_map", map_path))
+]
+# (Dart method of CommonItemsRemoteDataSourceImpl, ApiConfig path, endpoint map path, the body key it sends, how the
+# body is decoded)
+COMMONS = [
+    ("getCommonLikedTracks", "/v1/bud/common/liked/tracks/", "/bud/common/liked/tracks", "bud_id", "results"),
+    ("getCommonLikedArtists", "/v1/bud/common/liked/artists/", "/bud/common/liked/artists", "bud_id", "list"),
+    ("getCommonLikedAlbums", "/v1/bud/common/liked/albums/", "/bud/common/liked/albums", "bud_id", "list"),
+    ("getCommonLikedGenres", "/v1/bud/common/liked/genres/", "/bud/common/liked/genres", "bud_id", "list"),
+    ("getCommonPlayedTracks", "/v1/bud/common/played/tracks/", "/bud/common/played/tracks", "bud_id", "list"),
+    ("getCommonTopArtists", "/v1/bud/common/top/artists/", "/bud/common/top/artists", "bud_id", "list"),
+    ("getCommonTopTracks", "/v1/bud/common/top/tracks/", "/bud/common/top/tracks", "bud_id", "list"),
+    ("getCommonTopGenres", "/v1/bud/common/top/genres/", "/bud/common/top/genres", "bud_id", "list"),
+    ("getCommonTopAnime", "/v1/bud/common/top/anime/", "/bud/common/top/anime", "username", "anime"),
+    ("getCommonTopManga", "/v1/bud/common/top/manga/", "/bud/common/top/manga", "username", "manga"),
+    # MusicBud's backend and its Postman collection name the bud by bud_id in those two calls too.
+    ("getCommonTopAnime by bud_id", "/v1/bud/common/top/anime/", "/bud/common/top/anime", "bud_id", "anime"),
+    ("getCommonTopManga by bud_id", "/v1/bud/common/top/manga/", "/bud/common/top/manga", "bud_id", "manga"),
+]
 COMMON_CALLS = [
-    ("getCommonLikedTracks", "/v1/bud/common/liked/tracks/", "bud_id", "results"),
-    ("getCommonLikedArtists", "/v1/bud/common/liked/artists/", "bud_id", "list"),
-    ("getCommonLikedAlbums", "/v1/bud/common/liked/albums/", "bud_id", "list"),
-    ("getCommonPlayedTracks", "/v1/bud/common/played/tracks/", "bud_id", "list"),
-    ("getCommonTopArtists", "/v1/bud/common/top/artists/", "bud_id", "list"),
-    ("getCommonTopGenres", "/v1/bud/common/top/genres/", "bud_id", "list"),
-    ("getCommonTopAnime", "/v1/bud/common/top/anime/", "username", "anime"),
-    ("getCommonTopManga", "/v1/bud/common/top/manga/", "username", "manga"),
-    # The same calls as MusicBud's backend and its Postman collection name the bud: by bud_id.
-    ("getCommonTopAnime (bud_id)", "/v1/bud/common/top/anime/", "bud_id", "anime"),
-    ("getCommonTopManga (bud_id)", "/v1/bud/common/top/manga/", "bud_id", "manga"),
-    ("getCommonLikedGenres", "/v1/bud/common/liked/genres/", "bud_id", "list"),
-    ("getCommonTopTracks", "/v1/bud/common/top/tracks/", "bud_id", "list"),
+    (f"{name} ({source})", path, key, shape)
+    for name, config_path, map_path, key, shape in COMMONS
+    for source, path in (("ApiConfig", config_path), ("endpoints_map", map_path))
 ]
 
 

@@ -66,6 +66,20 @@ ACCESS: dict[str, Access] = {
     "v1/bud/common/top/<str:kind>/": _access("user", "POST"),
     "v1/bud/common/liked/<str:kind>/": _access("user", "POST"),
     "v1/bud/common/played/<str:kind>/": _access("user", "POST"),
+    # The same calls at MusicBud's backend's paths (recommendations/api/app_map_urls.py).
+    **{
+        f"bud/{route}{slash}": _access("user", "POST")
+        for route in (
+            "top/<str:kind>",
+            "liked/<str:kind>",
+            "played/<str:kind>",
+            "common/liked/tracks",
+            "common/top/<str:kind>",
+            "common/liked/<str:kind>",
+            "common/played/<str:kind>",
+        )
+        for slash in ("", "/")
+    },
     "v1/schema/": _access("public", "GET"),
     "v1/docs/": _access("public", "GET"),
 }
