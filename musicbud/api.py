@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from musicbud import cache, throttling
+from musicbud import cache, musicbud_tokens, throttling
 from musicbud.auth import TokenRevoked, deny_key, refused, request_caller
 from musicbud.cache import CacheUnavailable, log_cache_error
 from musicbud.errors import DatabaseUnavailable, DependencyUnavailable, MusicBudError, error_body
@@ -39,6 +39,8 @@ class ApiView(AsyncAPIView):  # type: ignore[misc]  # adrf ships no type hints
         self.request = drf_request
         self.headers = self.default_response_headers
         try:
+            if self.authentication_classes:
+                await musicbud_tokens.authenticate_request(drf_request)  # MusicBud's tokens (when configured)
             self.initial(drf_request, *args, **kwargs)
             await check_caller(drf_request, self.throttle_rate(), staff_only=self.staff_only())
             method = (drf_request.method or "").lower()

@@ -26,7 +26,8 @@ from django.utils.module_loading import import_string  # noqa: E402
 
 from musicbud.asgi_types import App, Receive, Scope, Send  # noqa: E402
 
-API_PREFIX = "/v1/"
+# The API's paths; /bud/ holds the MusicBud app's bud calls at its backend's paths (recommendations/api/app_buds.py).
+API_PREFIXES = ("/v1/", "/bud/")
 
 
 class ApiHandler(ASGIHandler):
@@ -77,7 +78,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 
 async def application(scope: Scope, receive: Receive, send: Send) -> None:
-    if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
+    if scope["type"] == "http" and scope["path"].startswith(API_PREFIXES):
         await api_application(scope, receive, send)
     elif scope["type"] == "lifespan":
         await _lifespan(receive, send)

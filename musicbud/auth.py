@@ -137,7 +137,10 @@ def deny_user(user_id: int) -> None:
 
 
 def request_caller(request: Request) -> Caller | None:
-    """The caller of a DRF request authenticated by simplejwt's stateless authentication (None if anonymous)."""
+    """The caller of a DRF request authenticated by simplejwt's stateless authentication, or by a MusicBud
+    token (``musicbud.musicbud_tokens`` sets the Caller itself); None if anonymous."""
+    if isinstance(request.auth, Caller):
+        return request.auth
     return caller_of(request.auth) if isinstance(request.auth, Token) else None
 
 

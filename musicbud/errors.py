@@ -60,6 +60,13 @@ class GraphUnavailable(DependencyUnavailable):
     default_message = "The interaction graph (Neo4j) is unavailable."
 
 
+class GraphVersionUnsupported(DependencyUnavailable):
+    """The Neo4j server runs a version our Cypher does not run on (``musicbud.graph.SUPPORTED_VERSIONS``)."""
+
+    code = "graph_version_unsupported"
+    default_message = "The Neo4j server's version is not supported."
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
     if details:

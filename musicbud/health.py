@@ -11,6 +11,7 @@ from django.http import HttpRequest, JsonResponse
 
 from musicbud import cache, graph
 from musicbud.cache import CacheUnavailable
+from musicbud.errors import GraphVersionUnsupported
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ def _check_database() -> None:
 
 
 async def _check_graph() -> None:
-    await graph.get_async_driver().verify_connectivity()
+    await (await graph.aget_async_driver()).verify_connectivity()
 
 
 async def readyz(request: HttpRequest) -> JsonResponse:
@@ -46,6 +47,8 @@ async def readyz(request: HttpRequest) -> JsonResponse:
             checks["neo4j"] = "ok"
         except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
             checks["neo4j"] = f"error: {exc.__class__.__name__}"
+        except GraphVersionUnsupported as exc:
+            checks["neo4j"] = f"error: {exc.code}"
     ready = all(value == "ok" for value in checks.values())
     if not ready:
         logger.warning("not ready: %s", checks)

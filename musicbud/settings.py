@@ -255,6 +255,22 @@ SIMPLE_JWT = {
     "TOKEN_OBTAIN_SERIALIZER": "musicbud.auth.TokenObtainSerializer",
     "TOKEN_REFRESH_SERIALIZER": "musicbud.auth.TokenRefreshUserSerializer",
 }
+# MusicBud's own access tokens, accepted beside ours (musicbud/musicbud_tokens.py, docs/musicbud.md): the key
+# MusicBud's backend signs them with (its SECRET_KEY) and a database holding its app_djangoparentuser table
+# (read only). Both or neither; unset: off.
+MUSICBUD_JWT_SIGNING_KEY = env_str("MUSICBUD_JWT_SIGNING_KEY") or None
+MUSICBUD_USERS_DATABASE_URL = env_str("MUSICBUD_USERS_DATABASE_URL") or None
+if bool(MUSICBUD_JWT_SIGNING_KEY) != bool(MUSICBUD_USERS_DATABASE_URL):
+    raise ImproperlyConfigured(
+        "MUSICBUD_JWT_SIGNING_KEY and MUSICBUD_USERS_DATABASE_URL go together: set both or neither."
+    )
+if MUSICBUD_JWT_SIGNING_KEY == SECRET_KEY:
+    # One key for both would make every token of ours a MusicBud token too, naming another user.
+    raise ImproperlyConfigured("MUSICBUD_JWT_SIGNING_KEY must differ from SECRET_KEY.")
+if MUSICBUD_USERS_DATABASE_URL and not MUSICBUD_USERS_DATABASE_URL.startswith(
+    ("postgres://", "postgresql://", "sqlite:///")
+):
+    raise ImproperlyConfigured("MUSICBUD_USERS_DATABASE_URL must be a postgres://, postgresql:// or sqlite:/// URL.")
 SPECTACULAR_SETTINGS = {
     "TITLE": "MusicBud Recommendations API",
     "VERSION": "1.0.0",

@@ -28,6 +28,9 @@ urlpatterns = [
     path("v1/auth/token/", token_obtain.as_view(), name="token-obtain"),
     path("v1/auth/token/refresh/", token_refresh.as_view(), name="token-refresh"),
     path("v1/recommendations/", include("recommendations.urls")),
+    path("v1/bud/", include("recommendations.api.app_buds")),
+    # The app's bud calls at MusicBud's backend's own paths (its endpoint map): docs/musicbud.md.
+    path("bud/", include("recommendations.api.app_map_urls")),
     path("v1/schema/", SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]), name="schema"),
     path(
         "v1/docs/",

@@ -50,7 +50,7 @@ from django.db import transaction
 
 from musicbud.auth import flags_before_save
 from musicbud.cache import CacheUnavailable, log_cache_error
-from musicbud.errors import GraphUnavailable
+from musicbud.errors import GraphUnavailable, NotFound
 from recommendations import caching, forgetting, hiding, recommending
 from recommendations.data import get_interaction_store
 from recommendations.domain import ContentType, InteractionArrays
@@ -81,6 +81,7 @@ class CommonItem:
     item_id: str
     title: str | None
     genres: tuple[str, ...]
+    image_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -395,7 +396,9 @@ async def get_buds(
         for ct, item_id in commons[uid]:
             entry = catalogs.get(ct, {}).get(item_id)
             reasons.append(
-                CommonItem(ct.value, item_id, entry.title if entry else None, tuple(entry.genres) if entry else ())
+                CommonItem(ct.value, item_id, entry.title, tuple(entry.genres), entry.image_url)
+                if entry
+                else CommonItem(ct.value, item_id, None, ())
             )
         buds.append(Bud(uid, username, round(score, 6), rank, tuple(reasons)))
     return Buds(
@@ -406,6 +409,61 @@ async def get_buds(
         model_versions={ct.value: a.version for ct, a in models.items()},
         weights={name: round(weight, 6) for name, weight in weights.items()},
         buds=tuple(buds),
+    )
+
+
+# --- the items two users have in common ----------------------------------------------------------------
+
+COMMON_ITEMS = 100
+
+
+class BudNotFound(NotFound):
+    code = "bud_not_found"
+    default_message = "No such bud: unknown, inactive, hidden from buds, or yourself."
+
+
+def _positives(artifact: ModelArtifact, user_id: int, history: InteractionArrays | None) -> dict[int, float]:
+    """model item index -> weight of a user's positive interactions (the weights bud scoring uses)."""
+    indices, weights = _caller_history(artifact, history, artifact.user_index(user_id))
+    return dict(zip(indices.tolist(), weights.tolist(), strict=True))
+
+
+async def common_items(
+    *, user_id: int, bud_id: int, content_type: ContentType, limit: int = COMMON_ITEMS
+) -> tuple[CommonItem, ...]:
+    """The items of one type both users like, what both like most first (product of the two weights), never an
+    item operators hid; empty without a served model or when the caller opted out. ``BudNotFound`` when the bud
+    is one the caller could not be shown (unknown, inactive, opted out, forgotten, the caller)."""
+    models = served_models(content_type.value)
+    artifacts = list(models.values())
+    opted_out, _ = await sync_to_async(_caller_state)(user_id, artifacts)
+    eligible = await sync_to_async(_eligible)([bud_id], artifacts)
+    if bud_id == user_id or bud_id not in eligible:
+        raise BudNotFound()
+    artifact = models.get(content_type)
+    if opted_out or artifact is None:
+        return ()
+    mine, theirs = await asyncio.gather(_history(content_type, user_id), _history(content_type, bud_id))
+    ours, buds = await asyncio.gather(
+        asyncio.to_thread(_positives, artifact, user_id, mine), asyncio.to_thread(_positives, artifact, bud_id, theirs)
+    )
+    hidden = await hiding.hidden_ids(content_type)
+    shared = sorted(
+        (-weight * buds[item], str(artifact.item_ids[item]))
+        for item, weight in ours.items()
+        if item in buds and str(artifact.item_ids[item]) not in hidden
+    )
+    item_ids = [item_id for _, item_id in shared[:limit]]
+    catalog = await recommending.catalog_entries(content_type, item_ids)
+    return tuple(
+        CommonItem(
+            content_type.value,
+            item_id,
+            catalog[item_id].title if item_id in catalog else None,
+            tuple(catalog[item_id].genres) if item_id in catalog else (),
+            catalog[item_id].image_url if item_id in catalog else None,
+        )
+        for item_id in item_ids
     )
 
 

@@ -78,6 +78,7 @@ class CatalogItem:
     title: str
     genres: tuple[str, ...]
     year: int | None = None  # release year; movies only
+    image_url: str | None = None  # a picture of the item (http or https), where the source has one
 
 
 @dataclass(frozen=True)

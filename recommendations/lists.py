@@ -44,6 +44,7 @@ class ListedItem:
     year: int | None
     score: float | None  # what popular/trending rank by; None in the latest list (ranked by recency)
     rank: int
+    image_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ async def get_item_list(
                 item_id=item_id,
                 title=entry.title if entry else None,
                 genres=tuple(entry.genres) if entry else (),
+                image_url=entry.image_url if entry else None,
                 year=entry.year if entry else None,
                 score=None if score is None else round(score, 6),
                 rank=rank,

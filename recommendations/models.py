@@ -12,6 +12,8 @@ database either, and imported datasets (MovieLens, MyAnimeList) bring user ids t
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -30,6 +32,8 @@ class Item(models.Model):
     title = models.CharField(max_length=512)
     genres = models.JSONField(default=list)
     year = models.SmallIntegerField(null=True, blank=True)
+    # A picture of the item (http or https), where the imported data has one.
+    image_url = models.CharField(max_length=1000, null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -202,6 +206,24 @@ class BudOptOut(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} hidden from buds"
+
+
+def _new_public_id() -> str:
+    return uuid.uuid4().hex
+
+
+class PublicUserId(models.Model):
+    """A user's public id: what the app's bud lists call them (``uid``) when the graph has no ``ParentUser.uid``
+    for them. Never the database key, which would leak how many accounts there are and who joined when; uuid4
+    hex, the format of MusicBud's own ``ParentUser.uid``. Created on first need (``public_ids.public_uids``)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="public_id"
+    )
+    uid = models.CharField(max_length=32, unique=True, default=_new_public_id)
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} is {self.uid}"
 
 
 class ForgottenUser(models.Model):

@@ -48,6 +48,7 @@ class ItemInfo:
     item_id: str
     title: str | None
     genres: tuple[str, ...]
+    image_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class RecommendedItem:
     score: float
     rank: int  # 1-based position in the full ranking (offset + index + 1)
     reason: Reason
+    image_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class SimilarItem:
     genres: tuple[str, ...]
     similarity: float
     rank: int
+    image_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -286,7 +289,9 @@ async def catalog_entries(content_type: ContentType, item_ids: list[str]) -> dic
 
 def _info(item_id: str, catalog: dict[str, CatalogItem]) -> ItemInfo:
     entry = catalog.get(item_id)
-    return ItemInfo(item_id, entry.title if entry else None, tuple(entry.genres) if entry else ())
+    if entry is None:
+        return ItemInfo(item_id, None, ())
+    return ItemInfo(item_id, entry.title, tuple(entry.genres), entry.image_url)
 
 
 async def get_recommendations(
@@ -328,7 +333,11 @@ async def get_recommendations(
         because = entry.because_item_id if entry.reason == REASON_BECAUSE_YOU_LIKED else None
         reason = Reason(entry.reason, _info(because, catalog) if because else None)
         info = _info(entry.item_id, catalog)
-        items.append(RecommendedItem(info.item_id, info.title, info.genres, round(entry.score, 6), position, reason))
+        items.append(
+            RecommendedItem(
+                info.item_id, info.title, info.genres, round(entry.score, 6), position, reason, info.image_url
+            )
+        )
     return RecommendationPage(
         content_type=content_type.value,
         source=source,
@@ -368,7 +377,9 @@ async def get_similar_items(
     items = []
     for rank, entry in enumerate(similar, start=offset + 1):
         info = _info(entry.item_id, catalog)
-        items.append(SimilarItem(info.item_id, info.title, info.genres, round(entry.similarity, 6), rank))
+        items.append(
+            SimilarItem(info.item_id, info.title, info.genres, round(entry.similarity, 6), rank, info.image_url)
+        )
     return SimilarItems(
         content_type=content_type.value,
         model_version=artifact.version,

@@ -77,6 +77,20 @@ def test_a_short_secret_key_is_refused() -> None:
         ({"RECOMMENDATIONS_TRAINER": '{"movies": "gpu"}'}, "RECOMMENDATIONS_TRAINER['movies']='gpu' must be one of"),
         ({"SPARK_DRIVER_MEMORY": "lots"}, "SPARK_DRIVER_MEMORY='lots' is not a memory size like 512m or 2g"),
         ({"SPARK_CONF": '{"executor.cores": "2"}'}, 'SPARK_CONF must map "spark.*" names to string values'),
+        ({"MUSICBUD_JWT_SIGNING_KEY": "their-key"}, "MUSICBUD_JWT_SIGNING_KEY and MUSICBUD_USERS_DATABASE_URL go"),
+        ({"MUSICBUD_USERS_DATABASE_URL": "sqlite:///u.db"}, "MUSICBUD_JWT_SIGNING_KEY and MUSICBUD_USERS_DATABASE_URL"),
+        (
+            {"MUSICBUD_JWT_SIGNING_KEY": "k", "MUSICBUD_USERS_DATABASE_URL": "mysql://h/db"},
+            "MUSICBUD_USERS_DATABASE_URL must be a postgres://",
+        ),
+        (
+            {
+                "SECRET_KEY": "s" * 40,
+                "MUSICBUD_JWT_SIGNING_KEY": "s" * 40,
+                "MUSICBUD_USERS_DATABASE_URL": "sqlite:///u.db",
+            },
+            "MUSICBUD_JWT_SIGNING_KEY must differ from SECRET_KEY",
+        ),
     ],
 )
 def test_a_bad_value_is_refused_with_a_message_naming_it(env: dict[str, str], message: str) -> None:

@@ -7,7 +7,8 @@ app serves (``bench/http.py`` measures both in the same run); a cached recommend
 reach 15% of the bare app. So the common case of this one endpoint is answered here, by the same
 functions the Django view calls, and with the same bytes:
 
-- the caller: the same access-token check (``musicbud.auth.verify_access_token``) and deny list;
+- the caller: the same access-token check (``musicbud.auth.verify_access_token``, then MusicBud's tokens:
+  ``musicbud.musicbud_tokens.caller_of_raw``) and deny list;
 - the throttle: the same counter (``musicbud.throttling``), bumped in the same cache round trip that reads
   the deny list and the page (one round trip for a cached page, zero thread hops);
 - the page: ``recommendations.api.pages``, whose cache entries are the bodies the output serializer rendered;
@@ -31,14 +32,15 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.request import split_domain_port, validate_host
 from django.utils.module_loading import import_string
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken
 
-from musicbud import cache, throttling
+from musicbud import cache, musicbud_tokens, throttling
 from musicbud.api import error_parts
 from musicbud.asgi_types import App, Receive, Scope, Send
 from musicbud.auth import deny_key, refused, verify_access_token
 from musicbud.cache import CacheUnavailable, log_cache_error
-from musicbud.errors import error_body
+from musicbud.errors import MusicBudError, error_body
 from recommendations.api import pages
 from recommendations.api.serializers import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from recommendations.domain import ContentType
@@ -180,7 +182,14 @@ class RecommendationPages:
         try:
             caller = verify_access_token(raw_token)
         except InvalidToken:
-            return False
+            # MusicBud's token (musicbud.musicbud_tokens); any error it raises is answered by Django's stack.
+            try:
+                musicbud_caller = await musicbud_tokens.caller_of_raw(raw_token)
+            except (AuthenticationFailed, MusicBudError):
+                return False
+            if musicbud_caller is None:
+                return False
+            caller = musicbud_caller
         limit, offset = query
         content_type = ContentType(match.group(1))
         serving, slot = pages.page_slot(user_id=caller.user_id, content_type=content_type, limit=limit, offset=offset)

@@ -10,6 +10,8 @@ it forbids is never accepted (tests/security/test_schema_fuzz.py runs schemathes
 - **Events by kind and type** (``oneOf``): the item id format, which kinds the type has, and which extra fields
   an event takes (``value``/``scale`` for ``rated``, ``rank`` for ``top_list_add``, none otherwise), all taken
   from the code that validates them (``recommendations.feedback``, ``data.validation``, ``analytics.services``).
+- **A bud named** in the app's common-items calls (``/v1/bud/common/...``): a body with ``bud_id`` or
+  ``username`` (``anyOf``), no NUL character in either.
 - **Non-blank credentials**: DRF trims the token endpoints' strings, so all-whitespace is blank (400).
 - **Links** for stateful testing and clients: a training run's id to its status, a login's refresh token to the
   refresh endpoint, an item of a page or list to its similar items.
@@ -47,6 +49,7 @@ def postprocess(result: Schema, generator: Any, request: Any, public: bool) -> S
     # drf-spectacular cannot tell from the either-or serializer that a body is needed: without one it is a 400.
     result["paths"]["/v1/recommendations/events/"]["post"]["requestBody"]["required"] = True
     require_non_blank(result["components"]["schemas"])
+    require_a_bud(result)
     add_links(result["paths"])
     return result
 
@@ -188,6 +191,17 @@ def require_non_blank(schemas: dict[str, Schema]) -> None:
     for component, field in (("TokenObtainRequest", "username"), ("TokenObtainRequest", "password"),
                              ("TokenRefreshUserRequest", "refresh")):  # fmt: skip
         schemas[component]["properties"][field]["pattern"] = NOT_BLANK
+
+
+def require_a_bud(result: Schema) -> None:
+    """The app's common-items calls need a body naming the bud by ``bud_id`` or ``username`` (either, or both)."""
+    reference = result["components"]["schemas"]["BudReferenceRequest"]
+    for field in ("bud_id", "username"):
+        reference["properties"][field]["pattern"] = NO_NUL
+    reference["anyOf"] = [{"required": ["bud_id"]}, {"required": ["username"]}]
+    for path, operations in result["paths"].items():
+        if path.startswith("/v1/bud/common/"):
+            operations["post"]["requestBody"]["required"] = True
 
 
 def add_links(paths: dict[str, Any]) -> None:

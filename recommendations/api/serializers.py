@@ -61,6 +61,7 @@ class CatalogItemSerializer(serializers.Serializer[Any]):
     item_id = serializers.CharField(help_text="IMDb id for movies, MyAnimeList id for manga and anime")
     title = serializers.CharField(allow_null=True)
     genres = serializers.ListField(child=serializers.CharField())
+    image_url = serializers.CharField(allow_null=True, help_text="a picture of the item (http or https), or null")
 
 
 class ReasonSerializer(serializers.Serializer[Any]):
@@ -111,7 +112,7 @@ class RecommendationPageSerializer(serializers.Serializer[Any]):
 
 
 def _catalog_item(item: Any) -> dict[str, Any]:
-    return {"item_id": item.item_id, "title": item.title, "genres": list(item.genres)}
+    return {"item_id": item.item_id, "title": item.title, "genres": list(item.genres), "image_url": item.image_url}
 
 
 def _recommended_item(item: Any) -> dict[str, Any]:

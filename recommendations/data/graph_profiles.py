@@ -116,6 +116,9 @@ class ItemNode:
     # a UniqueIdProperty ``uid`` (uuid4 hex).
     defaults: Mapping[str, Any] = field(default_factory=dict)
     uid: bool = False
+    # Where the item's picture is: None, a property ``image_url`` on the item (native); or (relationship type,
+    # label) of picture nodes with ``large`` and ``medium`` URLs (MusicBud's ``-[:HAS_PICTURE]->(:MainPicture)``).
+    picture: tuple[str, str] | None = None
 
 
 class AccountService(enum.Enum):
@@ -180,7 +183,7 @@ class GraphProfile:
         names = [self.user_label]
         for mapping in self.content.values():
             item = mapping.item
-            names += [item.label, item.key, *item.defaults, *mapping.reads]
+            names += [item.label, item.key, *item.defaults, *mapping.reads, *(item.picture or ())]
             if mapping.account is not None:
                 account = mapping.account
                 names += [account.label, account.link, account.key, *account.extra_labels]
@@ -240,6 +243,9 @@ _IMDB_ACCOUNT = Account("ImdbUser", "CONNECTED_TO_IMDB", "user_id", AccountServi
 # id) is optional in the model, so accounts are told apart by their uid.
 _MAL_ACCOUNT = Account("MalUser", "CONNECTED_TO_MAL", "uid", AccountService.MAL, extra_labels=("User",))
 
+# MusicBud's MalService connects each anime and manga to a MainPicture {medium, large} (MAL's main_picture).
+_MAIN_PICTURE = ("HAS_PICTURE", "MainPicture")
+
 MUSICBUD = GraphProfile(
     name="musicbud",
     user_label="ParentUser",
@@ -267,7 +273,7 @@ MUSICBUD = GraphProfile(
             ),
             # A MAL "top" edge is an entry of the user's list: a like given in our app is written as one.
             ContentType.MANGA: ContentMapping(
-                item=ItemNode("Manga", "manga_id", KeyCodec.MAL, GenreFormat.NONE, uid=True),
+                item=ItemNode("Manga", "manga_id", KeyCodec.MAL, GenreFormat.NONE, uid=True, picture=_MAIN_PICTURE),
                 reads=_frozen({"TOP_MANGA": InteractionKind.TOP_LIST}),
                 writes=_frozen({InteractionKind.TOP_LIST: "TOP_MANGA", InteractionKind.LIKED: "TOP_MANGA"}),
                 account=_MAL_ACCOUNT,
@@ -280,6 +286,7 @@ MUSICBUD = GraphProfile(
                     GenreFormat.NONE,
                     defaults=_frozen({"score": 0, "num_watched_episodes": 0, "is_rewatching": False}),
                     uid=True,
+                    picture=_MAIN_PICTURE,
                 ),
                 reads=_frozen({"TOP_ANIME": InteractionKind.TOP_LIST}),
                 writes=_frozen({InteractionKind.TOP_LIST: "TOP_ANIME", InteractionKind.LIKED: "TOP_ANIME"}),

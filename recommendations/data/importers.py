@@ -32,6 +32,7 @@ from ..domain import CatalogItem, ContentType, InteractionArrays, InteractionKin
 from ..errors import InvalidDataset
 from .loading import ContentDataset, write_dataset
 from .store import InteractionStore
+from .validation import image_url_or_none
 
 MOVIELENS_IMDB_BASE = 900_000_000
 KAGGLE_ANIME_TIMESTAMP = int(datetime(2016, 12, 21, tzinfo=UTC).timestamp())
@@ -138,10 +139,14 @@ def read_anime(path: Path, *, user_offset: int = 0) -> tuple[ContentDataset, int
         reader = csv.DictReader(handle)
         if not {"anime_id", "name", "genre"} <= set(reader.fieldnames or ()):
             raise InvalidDataset("anime.csv needs the columns anime_id, name, genre.")
+        # The 2016 Kaggle file has no pictures; a file with MAL's picture URLs in an ``image_url`` column (as
+        # later MyAnimeList exports have) fills them (anything but an http(s) URL is no picture).
+        pictures = "image_url" in (reader.fieldnames or ())
         for row in reader:
             genres = tuple(g.strip() for g in row["genre"].split(",") if g.strip())
             # Kaggle kept MyAnimeList's HTML entities in names (Gintama&#039;).
-            catalog.append(CatalogItem(str(int(row["anime_id"])), html.unescape(row["name"]), genres))
+            image_url = image_url_or_none(row["image_url"]) if pictures else None
+            catalog.append(CatalogItem(str(int(row["anime_id"])), html.unescape(row["name"]), genres, None, image_url))
     header = rating_path.open(encoding="utf-8").readline().strip()
     if header != "user_id,anime_id,rating":
         raise InvalidDataset(f"rating.csv must start with the header user_id,anime_id,rating, not {header!r}.")

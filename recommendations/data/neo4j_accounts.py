@@ -50,7 +50,7 @@ from .graph_profiles import (
     unknown_values,
 )
 from .neo4j_schema import GraphLabels
-from .neo4j_store import WRITE_BATCH, Neo4jInteractionStore, planned_pages, read_ahead
+from .neo4j_store import WRITE_BATCH, Neo4jInteractionStore, first_image_url, planned_pages, read_ahead
 from .ordering import canonical_order
 from .popularity import ArrayWindows, Window, WindowCount
 from .sightings import SightingIndex, edge_codes, person_sightings, record_written
@@ -519,8 +519,8 @@ def side_rows(namespace: str, ct: ContentType, arrays: InteractionArrays) -> lis
 def checked_catalog_items(ct: ContentType, codec: Any, record: Any) -> list[CatalogItem]:
     """Catalog entries of a graph another service writes: ids checked, genres in either stored format."""
     items = []
-    for key, title, genres, year in zip(
-        record["keys"], record["titles"], record["genres"], record["years"], strict=True
+    for key, title, genres, year, images in zip(
+        record["keys"], record["titles"], record["genres"], record["years"], record["images"], strict=True
     ):
         item_id = codec.valid(ct, key)
         if item_id is not None:
@@ -530,6 +530,7 @@ def checked_catalog_items(ct: ContentType, codec: Any, record: Any) -> list[Cata
                     title=str(title),
                     genres=decode_genres(genres),
                     year=year if isinstance(year, int) and year >= 0 else None,
+                    image_url=first_image_url(images),
                 )
             )
     return items

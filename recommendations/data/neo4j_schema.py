@@ -83,7 +83,13 @@ class GraphLabels:
         labels = [self.user, *(self.item(ct) for ct in ContentType)]
         if self.profile.accounts:
             labels += [self.account(ct) for ct in ContentType]
+        labels += [self.picture(ct) for ct in ContentType if self.profile.content[ct].item.picture is not None]
         return list(dict.fromkeys(labels))
+
+    def picture(self, ct: ContentType) -> str:
+        picture = self.profile.content[ct].item.picture
+        assert picture is not None, "only items with picture nodes have a picture label"
+        return f"{self.prefix}{picture[1]}"
 
     @property
     def namespace(self) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from neo4j import exceptions as neo4j_errors
 
-from musicbud.graph import get_async_driver, get_driver
+from musicbud.graph import aget_async_driver, get_driver
 
 from ..domain import CatalogItem, ContentType, InteractionArrays, InteractionKind
 from .arrays import arrays_from_columns
@@ -36,7 +36,7 @@ from .neo4j_schema import GraphLabels, ensure_schema, graph_errors, kind_case, q
 from .ordering import canonical_order, item_sort_key
 from .popularity import Window, WindowCount
 from .store import DEFAULT_BATCH_SIZE, InteractionStore, RecordedInteraction, RemovedInteraction, plan_batches
-from .validation import is_mal_type, parse_content_type
+from .validation import image_url_or_none, is_mal_type, parse_content_type
 
 # Rows per write transaction: big enough to amortize a round trip, small enough for the heap.
 WRITE_BATCH = 20_000
@@ -87,9 +87,8 @@ class Neo4jInteractionStore(InteractionStore):
 
     async def _aexecute(self, read: Read[R]) -> R:
         with graph_errors():
-            result = await get_async_driver().execute_query(
-                query(read.text), read.params, routing_=neo4j.RoutingControl.READ
-            )
+            driver = await aget_async_driver()
+            result = await driver.execute_query(query(read.text), read.params, routing_=neo4j.RoutingControl.READ)
         (record,) = result.records
         return read.decode(record)
 
@@ -139,8 +138,17 @@ class Neo4jInteractionStore(InteractionStore):
         )
         return match + (
             f"RETURN collect(m.{key}) AS keys, collect(coalesce(m.title, '')) AS titles, "
-            "collect(coalesce(m.genres, [])) AS genres, collect(coalesce(m.year, -1)) AS years"
+            "collect(coalesce(m.genres, [])) AS genres, collect(coalesce(m.year, -1)) AS years, "
+            f"collect({self._pictures(ct)}) AS images"
         )
+
+    def _pictures(self, ct: ContentType) -> str:
+        """The item's candidate picture URLs, best first (``image_url`` / the picture nodes' large, then medium)."""
+        picture = self._content(ct).item.picture
+        if picture is None:
+            return "[m.image_url]"
+        rel, label = f"`{picture[0]}`", f"`{self.labels.picture(ct)}`"
+        return f"[(m)-[:{rel}]->(pic:{label}) | pic.large] + [(m)-[:{rel}]->(pic:{label}) | pic.medium]"
 
     def _newest_query(self, ct: ContentType) -> str:
         # Per relationship type, newest first through its timestamp index, stopping at the first one
@@ -288,6 +296,8 @@ class Neo4jInteractionStore(InteractionStore):
         # What the profile's item node holds: genres in its format (none for MusicBud's anime and manga),
         # a year where it has one, and on creation the defaults its model writes (neomodel's uid: uuid4 hex).
         sets = ["m.title = row.title"]
+        if item.picture is None:
+            sets.append("m.image_url = row.image_url")
         if item.genres is not GenreFormat.NONE:
             sets.append("m.genres = row.genres")
         if item.year:
@@ -296,17 +306,27 @@ class Neo4jInteractionStore(InteractionStore):
         if item.uid:
             created.append("m.uid = replace(randomUUID(), '-', '')")
         on_create = f"ON CREATE SET {', '.join(created)} " if created else ""
+        # A picture node as MusicBud's MalService makes one (medium and large: we have one URL for both), for an
+        # item that has none; an item's existing pictures are MusicBud's and stay as they are.
+        picture = (
+            f"WITH m, row WHERE row.image_url IS NOT NULL AND NOT EXISTS {{ (m)-[:`{item.picture[0]}`]->() }} "
+            f"CREATE (m)-[:`{item.picture[0]}`]->(:`{self.labels.picture(ct)}` "
+            "{medium: row.image_url, large: row.image_url})"
+            if item.picture is not None
+            else ""
+        )
         for start in range(0, len(items), WRITE_BATCH):
             batch = items[start : start + WRITE_BATCH]
             self._write(
                 f"UNWIND $rows AS row MERGE (m:{self._item(ct)} {{{self._key(ct)}: row.key}}) "
-                f"{on_create}SET {', '.join(sets)}",
+                f"{on_create}SET {', '.join(sets)} {picture}",
                 rows=[
                     {
                         "key": self._to_key(ct, i.item_id),
                         "title": i.title,
                         "genres": encode_genres(item.genres, i.genres),
                         "year": i.year,
+                        "image_url": i.image_url,
                     }
                     for i in batch
                 ],
@@ -496,13 +516,21 @@ def history_arrays(user_id: int, record: neo4j.Record) -> InteractionArrays:
     )
 
 
+def first_image_url(candidates: list[Any]) -> str | None:
+    """The first candidate that is a picture URL (``validation.image_url_or_none``), or None."""
+    return next((url for url in map(image_url_or_none, candidates) if url is not None), None)
+
+
 def catalog_items(record: neo4j.Record) -> list[CatalogItem]:
     return [
-        CatalogItem(item_id=_from_key(key), title=title, genres=tuple(genres), year=None if year < 0 else year)
-        for key, title, genres, year in zip(
-            record["keys"], record["titles"], record["genres"], record["years"], strict=True
+        CatalogItem(
+            item_id=_from_key(key), title=title, genres=tuple(genres), year=None if year < 0 else year,
+            image_url=first_image_url(images),
         )
-    ]
+        for key, title, genres, year, images in zip(
+            record["keys"], record["titles"], record["genres"], record["years"], record["images"], strict=True
+        )
+    ]  # fmt: skip
 
 
 def window_counts(record: neo4j.Record) -> list[WindowCount]:

@@ -24,7 +24,7 @@ from .store import InteractionStore, RecordedInteraction, RemovedInteraction
 _IN_CHUNK = 5_000
 _WRITE_BATCH = 5_000
 _ROW_FIELDS = ("user_id", "item__external_id", "kind", "value", "timestamp")
-_CATALOG_FIELDS = ("external_id", "title", "genres", "year")
+_CATALOG_FIELDS = ("external_id", "title", "genres", "year", "image_url")
 
 
 def _chunks(ids: list[str]) -> Iterator[list[str]]:
@@ -32,9 +32,9 @@ def _chunks(ids: list[str]) -> Iterator[list[str]]:
         yield ids[start : start + _IN_CHUNK]
 
 
-def _catalog_item(row: tuple[str, str, list[str], int | None]) -> CatalogItem:
-    external_id, title, genres, year = row
-    return CatalogItem(item_id=external_id, title=title, genres=tuple(genres), year=year)
+def _catalog_item(row: tuple[str, str, list[str], int | None, str | None]) -> CatalogItem:
+    external_id, title, genres, year, image_url = row
+    return CatalogItem(item_id=external_id, title=title, genres=tuple(genres), year=year, image_url=image_url)
 
 
 def _window_query(
@@ -149,7 +149,14 @@ class OrmInteractionStore(InteractionStore):
 
     def _upsert_catalog(self, ct: ContentType, items: list[CatalogItem]) -> int:
         rows = [
-            Item(content_type=ct, external_id=item.item_id, title=item.title, genres=list(item.genres), year=item.year)
+            Item(
+                content_type=ct,
+                external_id=item.item_id,
+                title=item.title,
+                genres=list(item.genres),
+                year=item.year,
+                image_url=item.image_url,
+            )
             for item in items
         ]
         with transaction.atomic():
@@ -158,7 +165,7 @@ class OrmInteractionStore(InteractionStore):
                 batch_size=_WRITE_BATCH,
                 update_conflicts=True,
                 unique_fields=["content_type", "external_id"],
-                update_fields=["title", "genres", "year"],
+                update_fields=["title", "genres", "year", "image_url"],
             )
         return len(rows)
 

@@ -109,7 +109,13 @@ def _catalog(
         title = f"{_ADJECTIVES[i % 10]} {_NOUNS[(i // 10) % 10]} {i // 100 + 1}"
         item_genres = tuple(genre_lists[i])
         year = int(years[i]) if ct is ContentType.MOVIES else None
-        items.append(CatalogItem(item_id=item_id, title=title, genres=item_genres, year=year))
+        # Every other anime and manga has a picture, as MAL's entries mostly do (example.org: a reserved domain).
+        image_url = (
+            f"https://images.example.org/{ct.value}/{item_id}.jpg"
+            if ct is not ContentType.MOVIES and i % 2 == 0
+            else None
+        )
+        items.append(CatalogItem(item_id=item_id, title=title, genres=item_genres, year=year, image_url=image_url))
     return items
 
 

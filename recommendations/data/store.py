@@ -17,7 +17,7 @@ import abc
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, ParamSpec, Protocol, TypeVar
 
 import numpy as np
@@ -32,6 +32,7 @@ from .ordering import canonical_order, item_sort_key, sort_item_ids
 from .popularity import Window, WindowCount
 from .validation import (
     ALLOWED_KINDS,
+    image_url_or_none,
     parse_content_type,
     validate_arrays,
     validate_interaction,
@@ -346,7 +347,10 @@ class InteractionStore(abc.ABC):
     def upsert_catalog(self, content_type: ContentType | str, items: Iterable[CatalogItem]) -> int:
         """Create or update catalog items (title, genres, year); returns how many were written."""
         ct = parse_content_type(content_type)
-        batch = list(items)
+        batch = [
+            item if item.image_url == image_url_or_none(item.image_url) else replace(item, image_url=None)
+            for item in items
+        ]
         validate_item_ids(ct, [item.item_id for item in batch])
         return self._upsert_catalog(ct, batch) if batch else 0
 

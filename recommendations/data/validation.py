@@ -102,6 +102,23 @@ def validate_item_ids(content_type: ContentType, item_ids: Iterable[object]) -> 
     return [validate_item_id(content_type, item_id) for item_id in item_ids]
 
 
+# Longest picture URL kept (MAL's and Spotify's are under 100 characters).
+MAX_IMAGE_URL = 1_000
+_IMAGE_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+")
+
+
+def image_url_or_none(value: object) -> str | None:
+    """A picture URL as items carry it: an http(s) URL without spaces or control characters, else None.
+
+    What the sources hold is not ours to refuse (MusicBud's importer writes "" for a missing picture), so a value
+    that is not such a URL is no picture rather than an error; never a ``javascript:`` or ``data:`` URL, which the
+    catalog admin would otherwise put in an ``<img src>``.
+    """
+    if isinstance(value, str) and len(value) <= MAX_IMAGE_URL and _IMAGE_URL.fullmatch(value):
+        return value
+    return None
+
+
 def validate_user_id(user_id: object) -> int:
     # bool is an int subclass; True is not a user.
     if isinstance(user_id, bool) or not isinstance(user_id, int | np.integer) or not 0 < user_id <= MAX_USER_ID:

@@ -207,3 +207,15 @@ def test_members_are_sent_to_the_login_page_and_staff_without_rights_are_refused
     assert viewer_client.post(HIDE, post).status_code == 403
     assert 'name="item_ids"' not in viewer_client.get(CATALOG).content.decode()  # no checkboxes to act with
     assert not HiddenItem.objects.exists()
+
+
+def test_the_catalog_shows_each_items_picture_where_it_has_one(operator_client: Client) -> None:
+    anime = generate_content(API_SPEC, ContentType.ANIME).catalog
+    with_picture = next(item for item in anime if item.image_url)
+    without = next(item for item in anime if not item.image_url)
+    listing = operator_client.get(CATALOG, {"type": "anime", "q": with_picture.item_id}).content.decode()
+    assert f'<img src="{with_picture.image_url}"' in listing
+    page = operator_client.get(item_page(with_picture.item_id, "anime")).content.decode()
+    assert f'<img src="{with_picture.image_url}"' in page
+    bare = operator_client.get(item_page(without.item_id, "anime")).content.decode()
+    assert 'class="catalog-picture"' not in bare.split('id="item-similar"')[0]

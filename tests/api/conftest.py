@@ -15,6 +15,7 @@ from recommendations.data.loading import write_dataset
 from recommendations.data.seeding import SeedSpec, generate_content
 from recommendations.domain import ContentType
 from recommendations.engine import EngineConfig, save_artifact, train_model
+from tests.api.musicbud_backend import musicbud_backend  # noqa: F401  # a fixture of every API test
 from tests.conftest import asgi_client, clear_shared_cache
 
 API_SPEC = SeedSpec(

@@ -19,7 +19,7 @@ def assert_listed(items: list[dict[str, Any]]) -> None:
     assert items
     assert [item["rank"] for item in items] == list(range(1, len(items) + 1))
     assert [item["score"] for item in items] == sorted((item["score"] for item in items), reverse=True)
-    assert all(set(item) == {"item_id", "title", "genres", "score", "rank"} for item in items)
+    assert all(set(item) == {"item_id", "title", "genres", "image_url", "score", "rank"} for item in items)
     assert all(item["title"] for item in items)
 
 

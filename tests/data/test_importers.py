@@ -136,3 +136,22 @@ def test_the_anime_data_imports_into_the_graph(
     assert history.values[history.item_ids == "20"].tolist() == [10.0]
     # Kaggle's HTML entities are decoded; MAL ids come back as the decimal strings they went in as.
     assert graph_store.catalog_items("anime", ["9969"])["9969"].title == "Gintama'"
+
+
+def test_an_anime_file_with_picture_urls_fills_them_and_one_without_leaves_none(tmp_path: Path) -> None:
+    (tmp_path / "anime.csv").write_text(
+        "anime_id,name,genre,type,episodes,rating,members,image_url\n"
+        '5114,Fullmetal Alchemist: Brotherhood,"Action, Drama",TV,64,9.26,793665,'
+        "https://cdn.myanimelist.net/images/anime/1223/96541.jpg\n"
+        "9253,Steins;Gate,Sci-Fi,TV,24,9.17,673572,\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "rating.csv").write_text("user_id,anime_id,rating\n1,5114,10\n", encoding="utf-8")
+    dataset, _ = read_anime(tmp_path)
+    pictures = {item.item_id: item.image_url for item in dataset.catalog}
+    assert pictures == {"5114": "https://cdn.myanimelist.net/images/anime/1223/96541.jpg", "9253": None}
+
+
+def test_the_kaggle_anime_file_has_no_pictures(shared_data: Path) -> None:
+    dataset, _ = read_anime(shared_data / "anime-small")
+    assert all(item.image_url is None for item in dataset.catalog)

@@ -58,6 +58,28 @@ ACCESS: dict[str, Access] = {
     "v1/recommendations/<str:content_type>/trending/": _access("user", "GET"),
     "v1/recommendations/<str:content_type>/latest/": _access("user", "GET"),
     "v1/recommendations/<str:content_type>/<str:item_id>/similar/": _access("user", "GET"),
+    # The MusicBud app's bud calls (recommendations/api/app_buds.py).
+    "v1/bud/top/<str:kind>/": _access("user", "POST"),
+    "v1/bud/liked/<str:kind>/": _access("user", "POST"),
+    "v1/bud/played/<str:kind>/": _access("user", "POST"),
+    "v1/bud/common/liked/tracks/": _access("user", "POST"),
+    "v1/bud/common/top/<str:kind>/": _access("user", "POST"),
+    "v1/bud/common/liked/<str:kind>/": _access("user", "POST"),
+    "v1/bud/common/played/<str:kind>/": _access("user", "POST"),
+    # The same calls at MusicBud's backend's paths (recommendations/api/app_map_urls.py).
+    **{
+        f"bud/{route}{slash}": _access("user", "POST")
+        for route in (
+            "top/<str:kind>",
+            "liked/<str:kind>",
+            "played/<str:kind>",
+            "common/liked/tracks",
+            "common/top/<str:kind>",
+            "common/liked/<str:kind>",
+            "common/played/<str:kind>",
+        )
+        for slash in ("", "/")
+    },
     "v1/schema/": _access("public", "GET"),
     "v1/docs/": _access("public", "GET"),
 }
@@ -65,7 +87,7 @@ ACCESS: dict[str, Access] = {
 ADMIN_PREFIX = "admin/"
 ADMIN_PUBLIC = {"admin/login/", "admin/logout/"}
 # Values for path parameters: valid-looking ones, so the request reaches the permission check.
-PARAMS = {"content_type": "movies", "item_id": "tt0000001", "run_id": "1", "app_label": "analytics"}
+PARAMS = {"content_type": "movies", "item_id": "tt0000001", "run_id": "1", "app_label": "analytics", "kind": "tracks"}
 # A body that passes authentication and permission but is refused by validation: a staff POST to the
 # training route must not start a real training run.
 BODIES: dict[str, Any] = {

@@ -27,7 +27,7 @@ from recommendations.domain import ContentType
 from tests.api.conftest import API_SPEC, FAST_ENGINE, SEEDED_USER_ID, make_user
 from tests.reliability.support import REPO, VENV_BIN, database_url, live_server, mint_access_token, record_figure
 
-# Per operation and phase: 17 operations x 2 roles stay within ~3 minutes here (the coverage phase adds its own
+# Per operation and phase: 34 operations x 2 roles stay within ~4 minutes here (the coverage phase adds its own
 # boundary cases on top).
 MAX_EXAMPLES = 6
 SEED = 18
