@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("recommendations", "0005_hidden_items_admin_pages"),
+        ("recommendations", "0007_item_image_url"),
     ]
 
     operations = [
