@@ -277,6 +277,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# Dates in the admin as ISO 8601 with their zone (musicbud/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["musicbud.formats"]
 USE_I18N = True
 USE_TZ = True
 
