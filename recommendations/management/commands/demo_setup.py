@@ -81,10 +81,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  seeded sample data (idempotent): {seeded}, {total} interactions")
             for ct in ContentType:
                 log = train_content_type(ct, triggered_by="demo", progress=self._progress(ct))
-                self.stdout.write(
-                    f"  trained {ct.value}: {log.status}, ndcg@10 {_rounded(log.ndcg_at_k)}, "
-                    f"{_rounded(log.duration_s)} s"
-                )
+                seconds = "-" if log.duration_s is None else f"{log.duration_s:.1f}"
+                self.stdout.write(f"  trained {ct.value}: {log.status}, ndcg@10 {_rounded(log.ndcg_at_k)}, {seconds} s")
             if not options["no_events"]:
                 call_command("seed_demo_events", stdout=self.stdout)
         passwords = {username: self._user(username, staff) for username, staff in (("admin", True), ("demo", False))}
@@ -121,4 +119,4 @@ class Command(BaseCommand):
 
 
 def _rounded(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}" if value < 10 else f"{value:.1f}"
+    return "-" if value is None else f"{value:.3f}"
