@@ -32,12 +32,11 @@ $(ENV_FILE):
 	@echo "wrote $@ (DEBUG=true and a generated SECRET_KEY; git-ignored)"
 
 demo: install $(ENV_FILE)
-	$(EMBEDDED) $(PY) manage.py migrate --no-input
-	$(EMBEDDED) $(PY) manage.py demo_setup --base-url http://$(HOST):$(PORT)
-	# Four weeks of feedback through the event writer (which takes events that old only here), rolled up.
-	$(EMBEDDED) EVENTS_MAX_AGE_DAYS=28 $(PY) manage.py seed_demo_events
-	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
-	$(EMBEDDED) scripts/serve.sh $(HOST) $(PORT) 1
+	$(EMBEDDED) $(PY) manage.py migrate --no-input -v0
+	# Users, sample data, models and four weeks of feedback through the event writer (which takes events that
+	# old only here); the details go to .data/demo-setup.log and the "try it" block is printed last.
+	$(EMBEDDED) EVENTS_MAX_AGE_DAYS=28 $(PY) manage.py demo_setup --base-url http://$(HOST):$(PORT)
+	@$(EMBEDDED) scripts/serve.sh $(HOST) $(PORT) 1
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -101,7 +101,7 @@ class DailyMetricAdmin(ReadOnlyAdmin):
         "skips",
         "ctr_percent",
         "engagement_percent",
-        "mean_click_position",
+        "click_position",
         "distinct_users",
     )
     list_filter = ("content_type", "variant")
@@ -111,6 +111,10 @@ class DailyMetricAdmin(ReadOnlyAdmin):
     @admin.display(description="CTR", ordering="ctr")
     def ctr_percent(self, obj: DailyMetric) -> str:
         return f"{obj.ctr * 100:.2f}%"
+
+    @admin.display(description="mean click position", ordering="mean_click_position")
+    def click_position(self, obj: DailyMetric) -> str:
+        return "-" if obj.mean_click_position is None else f"{obj.mean_click_position:.2f}"
 
     @admin.display(description="engagement", ordering="engagement_rate")
     def engagement_percent(self, obj: DailyMetric) -> str:

@@ -8,14 +8,15 @@ are shown is the served model's top items for them (popular items while a type h
 
 Behaviour is drawn from a fixed seed: each account is active on about 60% of the days and sees 5 items a
 session; clicks fall with the position and their rate improves over the period (a model getting better);
-a click becomes a like 40% of the time. Event ids are derived from the day and position, so a second run
-stores nothing twice.
+a click becomes a like 40% of the time. A day's events are drawn from a generator of their own (user, type,
+calendar day) and their ids name the day and position, so a second run stores nothing twice, whatever its
+``days``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import numpy as np
 from asgiref.sync import sync_to_async
@@ -33,6 +34,8 @@ from recommendations.engine import Recommender
 SHOWN_PER_SESSION = 5
 CANDIDATES = 20
 ACTIVE_SHARE = 0.6
+TREND_DAYS = 27  # clicks improve over the last four weeks, then stay flat further back
+_TYPE_NUMBER = {ct: number for number, ct in enumerate(ContentType)}
 
 
 @dataclass(frozen=True)
@@ -81,17 +84,23 @@ class _Shown:
     version: str
 
 
-def _user_events(rng: np.random.Generator, shown: _Shown, *, days: int, now: datetime) -> list[EventInput]:
+def _user_events(user_id: int, shown: _Shown, *, days: int, now: datetime, seed: int) -> list[EventInput]:
     events: list[EventInput] = []
     items, ct = shown.items, shown.content_type.value
     if len(items) < SHOWN_PER_SESSION:
         return events
     for days_ago in range(days - 1, -1, -1):
+        day = (now - timedelta(days=days_ago)).astimezone(UTC).date()
+        # One generator per user, type and calendar day: a day's events are the same whatever --days says,
+        # and their ids name the day, so a run over fewer or more days stores nothing twice.
+        rng = np.random.default_rng([seed, user_id, _TYPE_NUMBER[shown.content_type], day.toordinal()])
         if rng.random() > ACTIVE_SHARE:
             continue
-        at = now - timedelta(days=days_ago, hours=float(rng.uniform(0, 20)))
-        click_rate = 0.10 + 0.08 * (1 - days_ago / days)
-        start = (days_ago * 3) % (len(items) - SHOWN_PER_SESSION + 1)
+        # Within its day (UTC) and not after now: the day the dashboard counts it on is the day its id names.
+        day_start = datetime.combine(day, time.min, tzinfo=UTC)
+        at = max(day_start, min(day_start + timedelta(hours=float(rng.uniform(0, 24))), now - timedelta(minutes=1)))
+        click_rate = 0.10 + 0.08 * (1 - min(days_ago, TREND_DAYS) / TREND_DAYS)
+        start = (day.toordinal() * 3) % (len(items) - SHOWN_PER_SESSION + 1)
         for position, item_id in enumerate(items[start : start + SHOWN_PER_SESSION]):
             kinds = ["view"]
             if rng.random() < click_rate * 2 / (position + 2):
@@ -100,7 +109,7 @@ def _user_events(rng: np.random.Generator, shown: _Shown, *, days: int, now: dat
                 kinds.append("skip")
             events += [
                 EventInput(
-                    client_event_id=f"demo-{ct}-{days_ago}-{position}-{kind}",
+                    client_event_id=f"demo-{ct}-{day.isoformat()}-{position}-{kind}",
                     content_type=ct,
                     item_id=item_id,
                     event=kind,
@@ -115,13 +124,14 @@ def _user_events(rng: np.random.Generator, shown: _Shown, *, days: int, now: dat
 
 async def seed_demo_events(*, user_ids: list[int], days: int, seed: int = 2026) -> DemoEvents:
     """``days`` days of events of these users in every content type, then those days rolled up."""
-    rng = np.random.default_rng(seed)
     now = timezone.now()
     shown = {ct: await sync_to_async(_shown_items)(ct, user_ids) for ct in ContentType}
     stored = 0
     for user_id in user_ids:
         # All types of a user in as few batches as the writer takes: each batch is a transaction (a commit).
-        events = [e for ct in ContentType for e in _user_events(rng, shown[ct][user_id], days=days, now=now)]
+        events = [
+            e for ct in ContentType for e in _user_events(user_id, shown[ct][user_id], days=days, now=now, seed=seed)
+        ]
         for start in range(0, len(events), MAX_BATCH):
             recorded = await recommendation_events_record(user_id=user_id, events=events[start : start + MAX_BATCH])
             stored += len(recorded.stored)

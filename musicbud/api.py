@@ -79,6 +79,8 @@ def rendered(response: HttpResponseBase) -> HttpResponseBase:
     plain = HttpResponse(response.content, status=response.status_code)
     for name, value in response.items():
         plain[name] = value
+    # Logged by the exception handler already: Django must not log it again.
+    plain._has_been_logged = getattr(response, "_has_been_logged", False)  # type: ignore[attr-defined]
     return plain
 
 
@@ -138,6 +140,22 @@ def error_parts(exc: Exception) -> tuple[int, dict[str, Any]] | None:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """The one renderer of errors: ``{"error": {"code", "message", "details"?}}`` with the error's status."""
+    response = _error_response(exc, context)
+    if response is not None and response.status_code < 500:
+        _log_client_error(response, context)
+    return response
+
+
+def _log_client_error(response: Response, context: dict[str, Any]) -> None:
+    """One line per 4xx, with its error code; Django's own line for it ("Bad Request: /path") is skipped."""
+    request = context.get("request")
+    error = response.data.get("error", {}) if isinstance(response.data, dict) else {}
+    method, path = (request.method, request.path) if request is not None else ("-", "-")
+    logger.warning("%d %s: %s %s", response.status_code, error.get("code", "-"), method, path)
+    response._has_been_logged = True  # type: ignore[attr-defined]  # what django.utils.log.log_response checks
+
+
+def _error_response(exc: Exception, context: dict[str, Any]) -> Response | None:
     parts = error_parts(exc)
     if parts is not None:
         status, body = parts

@@ -304,6 +304,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# Dates in the admin as ISO 8601 with their zone (musicbud/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["musicbud.formats"]
 USE_I18N = True
 USE_TZ = True
 
@@ -338,11 +340,25 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
 SERVER_EMAIL = DEFAULT_FROM_EMAIL = env_str("SERVER_EMAIL") or "musicbud@localhost"
 
+# Every line goes to stderr (the server's, or a command's), one line per event: "django" keeps only the mail
+# handler of Django's defaults (its own DEBUG-only console handler printed every 4xx a second time, unformatted).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "mail_admins": {
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+            "class": "django.utils.log.AdminEmailHandler",
+        },
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL") or "INFO"},
-    "loggers": {"neo4j": {"level": "WARNING"}, "py4j": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "neo4j": {"level": "WARNING"},
+        "py4j": {"level": "WARNING"},
+    },
 }

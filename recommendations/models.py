@@ -153,7 +153,7 @@ class TrainingLog(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.content_type} {self.status} {self.started_at:%Y-%m-%d %H:%M}"
+        return f"{self.content_type} {self.status} {self.started_at:%Y-%m-%d %H:%M} UTC"
 
 
 class ServedModel(TrainingLog):

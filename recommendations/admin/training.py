@@ -11,12 +11,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from musicbud.admin_base import ReadOnlyAdmin, badge
 from musicbud.errors import MusicBudError
 from recommendations.models import CONTENT_TYPE_CHOICES, TrainingLog, TrainingStatus
 
+K: int = TrainingLog._meta.get_field("k").default  # the k of the holdout metrics (10)
 STATUS_COLORS = {
     TrainingStatus.RUNNING: "#2563eb",
     TrainingStatus.SUCCEEDED: "#16a34a",
@@ -33,38 +35,64 @@ class StartTrainingForm(forms.Form):
 @admin.register(TrainingLog)
 class TrainingLogAdmin(ReadOnlyAdmin):
     change_list_template = "admin/recommendations/traininglog/change_list.html"
+    # What fits a 1366 px screen (tests/admin/test_admin_at_1366.py): metrics rounded to 3 places, the data
+    # size in one column, who started a run and how long it took under its status, cells that wrap; the
+    # version of a run's model is on its page and on the models page.
     list_display = (
         "started_at",
-        "content_type",
+        "type_name",
         "status_badge",
-        "duration",
-        "users",
-        "items",
-        "interactions",
-        "auc",
-        "precision_at_k",
-        "recall_at_k",
-        "ndcg_at_k",
-        "k",
+        "data",
+        "auc_rounded",
+        "precision_rounded",
+        "recall_rounded",
+        "ndcg_rounded",
         "selection",
-        "model_version",
-        "triggered_by",
         "short_error",
     )
     list_filter = ("status", "content_type", "triggered_by")
     date_hierarchy = "started_at"
     actions = ["retrain_content_types"]
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description="type", ordering="content_type")
+    def type_name(self, obj: TrainingLog) -> str:
+        return obj.content_type
+
+    @admin.display(description="status (by, duration)", ordering="status")
     def status_badge(self, obj: TrainingLog) -> SafeString:
-        return badge(obj.get_status_display(), STATUS_COLORS.get(TrainingStatus(obj.status), "#6b7280"))
+        status = badge(obj.get_status_display(), STATUS_COLORS.get(TrainingStatus(obj.status), "#6b7280"))
+        return format_html("{}<br>{}, {}", status, obj.triggered_by, self.duration(obj))
 
     @admin.display(description="duration", ordering="duration_s")
     def duration(self, obj: TrainingLog) -> str:
         if obj.duration_s is None:
             return "-"
         minutes, seconds = divmod(obj.duration_s, 60)
-        return f"{int(minutes)}m {seconds:.0f}s" if minutes else f"{seconds:.1f}s"
+        return f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
+
+    @admin.display(description="data", ordering="interactions")
+    def data(self, obj: TrainingLog) -> SafeString:
+        if obj.interactions is None:
+            return format_html("{}", "-")
+        return format_html(
+            "{} interactions<br>{} users, {} items", f"{obj.interactions:,}", _count(obj.users), _count(obj.items)
+        )
+
+    @admin.display(description="AUC", ordering="auc")
+    def auc_rounded(self, obj: TrainingLog) -> str:
+        return _rounded(obj.auc)
+
+    @admin.display(description=f"P@{K}", ordering="precision_at_k")
+    def precision_rounded(self, obj: TrainingLog) -> str:
+        return _at_k(obj.precision_at_k, obj.k)
+
+    @admin.display(description=f"R@{K}", ordering="recall_at_k")
+    def recall_rounded(self, obj: TrainingLog) -> str:
+        return _at_k(obj.recall_at_k, obj.k)
+
+    @admin.display(description=f"NDCG@{K}", ordering="ndcg_at_k")
+    def ndcg_rounded(self, obj: TrainingLog) -> str:
+        return _at_k(obj.ndcg_at_k, obj.k)
 
     @admin.display(description="chosen model (validation ndcg of each candidate)")
     def selection(self, obj: TrainingLog) -> str:
@@ -81,7 +109,7 @@ class TrainingLogAdmin(ReadOnlyAdmin):
 
     @admin.display(description="error")
     def short_error(self, obj: TrainingLog) -> str:
-        return obj.error if len(obj.error) <= 120 else obj.error[:117] + "..."
+        return obj.error if len(obj.error) <= 80 else obj.error[:77] + "..."
 
     def has_start_permission(self, request: HttpRequest) -> bool:
         # Starting a run creates training logs: the model's "add" permission, not this admin's add form.
@@ -130,3 +158,18 @@ class TrainingLogAdmin(ReadOnlyAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra_context = {**(extra_context or {}), "can_start_training": self.has_start_permission(request)}
         return super().changelist_view(request, extra_context)
+
+
+def _count(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def _rounded(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _at_k(value: float | None, k: int) -> str:
+    """A metric at k, rounded; a run at another k than the column's says its own."""
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if k == K else f"{value:.3f} (@{k})"

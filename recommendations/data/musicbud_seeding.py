@@ -9,13 +9,15 @@ connects an anime or manga only for the first user who imported it (users import
 item has at most one edge.
 
 Deterministic: the same spec writes the same people (uids derived from the user number) and edges, and
-every write is a MERGE, so seeding twice adds nothing.
+every write is a MERGE, so seeding twice adds nothing. ``after_existing_people`` places a spec after the
+people and items the graph has (what ``seed_recommendations`` does unless ``--replace``).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 
 import numpy as np
 from tqdm import tqdm
@@ -24,7 +26,7 @@ from ..domain import ContentType, InteractionArrays, InteractionKind
 from .arrays import take
 from .loading import WRITE_BATCH
 from .neo4j_accounts import AccountGraphStore, SeedPerson, write_people
-from .seeding import SeedReport, SeedSpec, generate_content
+from .seeding import SeedReport, SeedSpec, generate_content, next_item_numbers
 
 _UIDS = uuid.UUID("6d0f3c52-4f0e-4d55-9a8e-3b1f1f3c7a10")  # namespace of the seeded people's uids
 MAL_ID_BASE = 9_000_000  # seeded MyAnimeList user ids: fan n is MAL user 9,000,000 + n
@@ -42,6 +44,21 @@ def seed_person(user_number: int) -> SeedPerson:
         uid=uid("person"), username=seed_username(user_number), email=f"fan{user_number}@example.com",
         imdb_user_id=f"ur{90_000_000 + user_number}", mal_uid=uid("mal"), mal_user_id=MAL_ID_BASE + user_number,
     )  # fmt: skip
+
+
+def next_person_number(store: AccountGraphStore) -> int:
+    """The number after every seeded person (``fan<n>``) in the graph: new people never overwrite seeded ones."""
+    (record,) = store._read(
+        f"MATCH (p:`{store.labels.user}`) WHERE p.username =~ 'fan[0-9]+' "
+        "RETURN max(toInteger(substring(p.username, 3))) AS top"
+    )
+    return int(record["top"] or 0) + 1
+
+
+def after_existing_people(store: AccountGraphStore, spec: SeedSpec) -> SeedSpec:
+    """The spec moved after what the graph has: people after the seeded ones, items after the synthetic ones."""
+    types = [ct for ct, n in spec.items.items() if n]
+    return replace(spec, first_user_id=next_person_number(store), first_item=next_item_numbers(store, types))
 
 
 def musicbud_edges(ct: ContentType, arrays: InteractionArrays, *, first_importer_only: bool) -> InteractionArrays:

@@ -54,7 +54,7 @@ from .neo4j_store import WRITE_BATCH, Neo4jInteractionStore, first_image_url, pl
 from .ordering import canonical_order
 from .popularity import ArrayWindows, Window, WindowCount
 from .sightings import SightingIndex, edge_codes, person_sightings, record_written
-from .store import DEFAULT_BATCH_SIZE, RecordedInteraction, RemovedInteraction, WindowSource
+from .store import DEFAULT_BATCH_SIZE, InteractionStore, RecordedInteraction, RemovedInteraction, WindowSource
 from .validation import parse_content_type
 
 _NAN = float("nan")
@@ -341,6 +341,10 @@ class AccountGraphStore(Neo4jInteractionStore):
             **params,
         )
         return side > 0 or any(record["deleted"] for record in records)
+
+    def _max_user_id(self) -> int | None:
+        # A person's id is a Django account's or derived from their uid: read as extraction reads them.
+        return InteractionStore._max_user_id(self)
 
     def _forget_user(self, user_id: int) -> int:
         """The person's edges of every type and our rows about them (own kinds, first-seen times).

@@ -282,6 +282,10 @@ class Neo4jInteractionStore(InteractionStore):
         )
         return bool(record["deleted"])
 
+    def _max_user_id(self) -> int | None:
+        top: int | None = self._read(f"MATCH (u:{self._user()}) RETURN max(u.user_id) AS top")[0]["top"]
+        return top
+
     def _forget_user(self, user_id: int) -> int:
         # The user node goes too: it holds nothing but the id, and the id is what is being forgotten.
         records = self._write(

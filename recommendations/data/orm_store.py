@@ -143,6 +143,10 @@ class OrmInteractionStore(InteractionStore):
         ).delete()
         return deleted > 0
 
+    def _max_user_id(self) -> int | None:
+        top: int | None = Interaction.objects.aggregate(top=Max("user_id"))["top"]
+        return top
+
     def _forget_user(self, user_id: int) -> int:
         deleted, _ = Interaction.objects.filter(user_id=user_id).delete()
         return deleted

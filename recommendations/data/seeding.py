@@ -12,12 +12,18 @@ Model, per content type (all numpy, vectorized over blocks of users):
 
 The same spec always generates the same data (one seeded generator per content type), so seeding twice
 upserts the same rows: no duplicates, nothing changes.
+
+Seeding next to data that exists (``manage.py seed_recommendations``) places the spec after it
+(``after_existing``): new users after every user id in use (the store's, the Django accounts', the forgotten
+ones'), new items after the type's synthetic items, so no account, no existing item's genres and no forgotten
+user's interactions are touched. Writing at the spec's own ids over what is there is ``--replace``.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -63,12 +69,16 @@ class SeedSpec:
     first_user_id: int = 1
     months: int = 12
     end_timestamp: int = SEED_END
+    # Number of the first synthetic item per type (1 when absent): ids ``first .. first + n - 1``.
+    first_item: dict[ContentType, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.users < 0 or any(n < 0 for n in self.items.values()):
             raise ValueError("Counts must not be negative.")
         if self.interactions_per_user < 1 or self.months < 1 or self.first_user_id < 1:
             raise ValueError("interactions_per_user, months and first_user_id must be at least 1.")
+        if any(n < 1 for n in self.first_item.values()):
+            raise ValueError("first_item numbers must be at least 1.")
 
 
 @dataclass
@@ -78,8 +88,8 @@ class SeedReport:
     seconds: float = 0.0
 
 
-def synthetic_ids(ct: ContentType, n: int) -> npt.NDArray[np.str_]:
-    numbers = np.arange(1, n + 1, dtype=np.int64)
+def synthetic_ids(ct: ContentType, n: int, *, first: int = 1) -> npt.NDArray[np.str_]:
+    numbers = np.arange(first, first + n, dtype=np.int64)
     if ct is ContentType.MOVIES:
         return np.char.add("tt", (SYNTHETIC_IMDB_BASE + numbers).astype(np.str_))
     return (SYNTHETIC_MAL_BASE + numbers).astype(np.str_)
@@ -211,7 +221,7 @@ def _picks(
 def generate_content(spec: SeedSpec, ct: ContentType) -> ContentDataset:
     n_items = spec.items.get(ct, 0)
     rng = np.random.default_rng([spec.seed, _TYPE_STREAM[ct]])
-    ids = synthetic_ids(ct, n_items)
+    ids = synthetic_ids(ct, n_items, first=spec.first_item.get(ct, 1))
     genres = _item_genres(rng, n_items, len(GENRES[ct])) if n_items else np.empty((0, len(GENRES[ct])), np.float32)
     catalog = _catalog(ct, ids, genres, rng)
     if n_items == 0 or spec.users == 0:
@@ -254,6 +264,45 @@ def generate_content(spec: SeedSpec, ct: ContentType) -> ContentDataset:
     )
     _top_list_ranks(arrays, fit)
     return ContentDataset(ct, catalog, arrays)
+
+
+def synthetic_number(ct: ContentType, item_id: str) -> int | None:
+    """The number of a synthetic item id (``synthetic_ids``), None for any other id."""
+    digits = item_id[2:] if ct is ContentType.MOVIES and item_id.startswith("tt") else item_id
+    if not digits.isdigit():
+        return None
+    number = int(digits) - (SYNTHETIC_IMDB_BASE if ct is ContentType.MOVIES else SYNTHETIC_MAL_BASE)
+    return number if number >= 1 else None
+
+
+def next_item_numbers(store: InteractionStore, types: Iterable[ContentType]) -> dict[ContentType, int]:
+    """Per type, the number after the highest synthetic item in the store's catalog (1 for none)."""
+    numbers: dict[ContentType, int] = {}
+    for ct in types:
+        found = [n for item in store.catalog(ct) if (n := synthetic_number(ct, item.item_id)) is not None]
+        numbers[ct] = max(found, default=0) + 1
+    return numbers
+
+
+def next_user_id(store: InteractionStore) -> int:
+    """The id after every user id in use: the store's, the Django accounts' and the forgotten users'."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Max
+
+    from ..models import ForgottenUser
+
+    in_use = [
+        store.max_user_id(),
+        get_user_model().objects.aggregate(top=Max("pk"))["top"],
+        ForgottenUser.objects.aggregate(top=Max("user_id"))["top"],
+    ]
+    return max((int(n) for n in in_use if n is not None), default=0) + 1
+
+
+def after_existing(store: InteractionStore, spec: SeedSpec) -> SeedSpec:
+    """The spec moved after what exists: new users after every id in use, new items after the synthetic ones."""
+    types = [ct for ct, n in spec.items.items() if n]
+    return replace(spec, first_user_id=next_user_id(store), first_item=next_item_numbers(store, types))
 
 
 def seed_store(store: InteractionStore, spec: SeedSpec, *, progress: bool = True) -> SeedReport:

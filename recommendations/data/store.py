@@ -344,6 +344,10 @@ class InteractionStore(abc.ABC):
         """
         return self._forget_user(validate_user_id(user_id))
 
+    def max_user_id(self) -> int | None:
+        """The highest user id with an interaction of any type (None for an empty store): seeding starts after it."""
+        return self._max_user_id()
+
     def upsert_catalog(self, content_type: ContentType | str, items: Iterable[CatalogItem]) -> int:
         """Create or update catalog items (title, genres, year); returns how many were written."""
         ct = parse_content_type(content_type)
@@ -445,6 +449,11 @@ class InteractionStore(abc.ABC):
     @abc.abstractmethod
     def _delete_interaction(self, removal: RemovedInteraction) -> bool:
         """False when there was nothing to delete."""
+
+    def _max_user_id(self) -> int | None:
+        """Every interaction read once; a backend with user ids in its database asks it instead (one query)."""
+        top = [int(arrays.user_ids.max()) for ct in ContentType for arrays in self.iter_interactions(ct) if len(arrays)]
+        return max(top, default=None)
 
     @abc.abstractmethod
     def _forget_user(self, user_id: int) -> int:

@@ -3,7 +3,7 @@ lookup's recommendations.
 
 Needs Debian's chromium (scripts/install_chromium.sh) and the playwright package; skips without them, fails
 without them under MUSICBUD_REQUIRE_SERVICES=1 (``make test``). With ``MUSICBUD_SCREENSHOTS=<folder>`` the pages
-are saved there (as JPEG, small enough for the repository: how docs/img/ was made).
+are saved there (``operator-*.jpg``); docs/img's admin pages come from tests/admin/test_admin_at_1366.py.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def test_an_item_hidden_on_the_catalog_page_is_gone_from_the_user_lookups_recomm
 
             page.goto(lookup)
             before = page.eval_on_selector_all(RECOMMENDED, "rows => rows.map(r => r.dataset.itemId)")
-            page.screenshot(path=str(shots / "admin-user-lookup.jpg"), quality=55)
+            page.screenshot(path=str(shots / "operator-user-lookup.jpg"), quality=55)
             target = before[0]
 
             page.goto(f"{live_server.url}/admin/recommendations/catalogentry/?type=movies&q={target}")
@@ -61,18 +61,18 @@ def test_an_item_hidden_on_the_catalog_page_is_gone_from_the_user_lookups_recomm
             page.wait_for_selector("ul.messagelist li.success")
             message = page.inner_text("ul.messagelist li.success")
             hidden_row = page.get_attribute(f'#catalog-results tr[data-item-id="{target}"]', "class")
-            page.screenshot(path=str(shots / "admin-catalog.jpg"), quality=55)
+            page.screenshot(path=str(shots / "operator-catalog.jpg"), quality=55)
 
             page.goto(f"{live_server.url}/admin/recommendations/catalogentry/movies/{before[1]}/")
             page.wait_for_selector("#item-similar")
-            page.screenshot(path=str(shots / "admin-catalog-item.jpg"), quality=55, full_page=True)
+            page.screenshot(path=str(shots / "operator-catalog-item.jpg"), quality=55, full_page=True)
 
             page.goto(lookup)
             after = page.eval_on_selector_all(RECOMMENDED, "rows => rows.map(r => r.dataset.itemId)")
 
             page.goto(f"{live_server.url}/admin/recommendations/servedmodel/")
             page.wait_for_selector("#models-movies")
-            page.screenshot(path=str(shots / "admin-models.jpg"), quality=55)
+            page.screenshot(path=str(shots / "operator-models.jpg"), quality=55)
         finally:
             browser.close()
 
@@ -82,4 +82,4 @@ def test_an_item_hidden_on_the_catalog_page_is_gone_from_the_user_lookups_recomm
     assert target not in after
     assert after[:9] == before[1:]
     assert list(HiddenItem.objects.values_list("item_id", "reason", "hidden_by")) == [(target, "browser test", boss.pk)]
-    assert (shots / "admin-catalog.jpg").stat().st_size > 10_000
+    assert (shots / "operator-catalog.jpg").stat().st_size > 10_000

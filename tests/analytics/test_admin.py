@@ -167,7 +167,7 @@ def test_training_logs_show_status_duration_metrics_and_error(admin_client: Clie
     html = response.content.decode()
     assert 'style="background:#dc2626' in html  # failed
     assert 'style="background:#16a34a' in html  # succeeded
-    assert "1m 15s" in html
+    assert "1 min 15 s" in html
     assert "0.91" in html
     assert "LightFM diverged: NaN loss" in html
     assert START in html

@@ -66,8 +66,12 @@ def test_make_demo_serves_and_its_printed_curl_lines_work(tmp_path: Path) -> Non
             assert time.monotonic() < deadline, "the demo did not start in time:\n" + log.read_text()[-3000:]
             time.sleep(0.5)
         text = log.read_text()
-        assert f"Serving on http://127.0.0.1:{port}" in text
+        assert f"the server starts on http://127.0.0.1:{port}" in text
         assert "DEBUG=true" in env_file.read_text()
+        # Quiet: training's details are in the log file; the "try it" block is the last thing printed.
+        assert " INFO " not in text, text[-3000:]
+        assert "[movies] fitting" in (tmp_path / "data" / "demo-setup.log").read_text()
+        assert [line for line in text.splitlines() if line.strip()][-1].strip().startswith("passwords: admin")
         curls = [line.strip() for line in text.splitlines() if line.strip().startswith(("TOKEN=", "curl "))]
         assert len(curls) == 4, text
         outputs = subprocess.run(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from analytics.models import RecommendationEvent
 from musicbud import graph
@@ -20,7 +20,7 @@ from recommendations.data.neo4j_schema import GraphLabels, drop_prefixed_graph
 from recommendations.data.seeding import generate_content
 from recommendations.domain import ContentType
 from recommendations.models import BudOptOut, ForgottenUser, PendingInteraction
-from tests.api.conftest import API_SPEC, SEEDED_USER_ID, Api
+from tests.api.conftest import API_SPEC, SEEDED_USER_ID, Api, make_user
 from tests.api.test_buds import login_as_existing
 
 pytestmark = pytest.mark.usefixtures("seeded", "models", "accounts")
@@ -119,6 +119,23 @@ async def test_staff_forget_a_user_with_the_command(api: Api) -> None:
     await sync_to_async(call_command)("forget_user", str(other), stdout=out)
     assert f"log reference {reference(other)}" in out.getvalue()
     assert await interactions_of(other) == 0
+    assert await interactions_of(SEEDED_USER_ID) > 0
+
+
+async def test_staff_forget_a_user_by_username_with_the_command_as_the_admin_lookup_takes_it(api: Api) -> None:
+    other = SEEDED_USER_ID + 3
+    await sync_to_async(make_user)(other)
+    assert await interactions_of(other) > 0
+    out = StringIO()
+    await sync_to_async(call_command)("forget_user", f"user{other}", stdout=out)
+    assert f"log reference {reference(other)}" in out.getvalue()
+    assert await interactions_of(other) == 0
+    assert await interactions_of(SEEDED_USER_ID) > 0
+
+
+async def test_forget_user_names_a_username_nobody_has_and_forgets_nothing(api: Api) -> None:
+    with pytest.raises(CommandError, match="user_not_found"):
+        await sync_to_async(call_command)("forget_user", "nobody-has-this-name")
     assert await interactions_of(SEEDED_USER_ID) > 0
 
 

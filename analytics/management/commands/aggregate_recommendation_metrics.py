@@ -20,8 +20,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         group = parser.add_mutually_exclusive_group()
-        group.add_argument("--date", type=date.fromisoformat, help="one day, YYYY-MM-DD")
-        group.add_argument("--since", type=date.fromisoformat, help="every day from YYYY-MM-DD to today")
+        group.add_argument(
+            "--date",
+            type=date.fromisoformat,
+            help="one day, YYYY-MM-DD (default: the last EVENTS_MAX_AGE_DAYS days to today)",
+        )
+        group.add_argument(
+            "--since",
+            type=date.fromisoformat,
+            help="every day from YYYY-MM-DD to today (default: the last EVENTS_MAX_AGE_DAYS days)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         today = timezone.now().date()

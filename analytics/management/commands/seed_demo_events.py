@@ -16,9 +16,16 @@ class Command(BaseCommand):
     help = "DEBUG only: create demo accounts, record weeks of their events, aggregate the daily metrics."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--accounts", type=int, default=30, help="demo accounts (listener<id>)")
-        parser.add_argument("--first-id", type=int, default=3, help="their first user id (ids the seeded store has)")
-        parser.add_argument("--days", type=int, help="days of events (default: EVENTS_MAX_AGE_DAYS)")
+        parser.add_argument(
+            "--accounts", type=int, default=30, help="demo accounts, listener<id> (default: %(default)s)"
+        )
+        parser.add_argument(
+            "--first-id",
+            type=int,
+            default=3,
+            help="their first user id, an id the seeded store has (default: %(default)s)",
+        )
+        parser.add_argument("--days", type=int, help="days of events, ending today (default: EVENTS_MAX_AGE_DAYS)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG:

@@ -23,7 +23,9 @@ class ImportCommand(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", type=Path, help=self.path_help)
-        parser.add_argument("--user-offset", type=int, default=0, help="added to every user id of the dataset")
+        parser.add_argument(
+            "--user-offset", type=int, default=0, help="added to every user id of the dataset (default: %(default)s)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:

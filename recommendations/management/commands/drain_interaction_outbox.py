@@ -15,7 +15,9 @@ class Command(BaseCommand):
     help = "Drain the interaction outbox (each user's changes in order; per-user locks make runs safe at once)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--status", action="store_true", help="only report what is pending")
+        parser.add_argument(
+            "--status", action="store_true", help="only report what is pending (default: off, drain it)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["status"]:

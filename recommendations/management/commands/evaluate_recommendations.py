@@ -24,11 +24,20 @@ class Command(BaseCommand):
     help = "Train on TRAIN exactly as the service does and report precision/recall/NDCG@k on TEST vs popularity."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--train", required=True, type=Path, help="user,item,rating[,timestamp] file")
-        parser.add_argument("--test", required=True, type=Path, help="same format; rows are the held-out items")
-        parser.add_argument("--min-rating", type=float, default=None, help="test rows rated >= R are relevant")
-        parser.add_argument("--k", type=int, default=10)
-        parser.add_argument("--topk-out", type=Path, default=None, help="write the model's lists as user,item,rank")
+        parser.add_argument("--train", required=True, type=Path, help="user,item,rating[,timestamp] file (required)")
+        parser.add_argument(
+            "--test", required=True, type=Path, help="same format; rows are the held-out items (required)"
+        )
+        parser.add_argument(
+            "--min-rating", type=float, default=None, help="test rows rated >= R are relevant (default: every test row)"
+        )
+        parser.add_argument("--k", type=int, default=10, help="list length the metrics are at (default: %(default)s)")
+        parser.add_argument(
+            "--topk-out",
+            type=Path,
+            default=None,
+            help="write the model's lists as user,item,rank (default: not written)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["k"] < 1:

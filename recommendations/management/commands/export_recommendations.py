@@ -20,14 +20,20 @@ class Command(BaseCommand):
     help = "Write recommendations (JSON lines or CSV) through the batch scoring path, a chunk of users at a time."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--type", required=True, choices=[ct.value for ct in ContentType])
+        parser.add_argument(
+            "--type", required=True, choices=[ct.value for ct in ContentType], help="content type (required)"
+        )
         who = parser.add_mutually_exclusive_group(required=True)
-        who.add_argument("--users", type=Path, help="a file of user ids, one per line")
-        who.add_argument("--all", action="store_true", help="every user the served model knows")
-        parser.add_argument("--limit", type=int, default=10, help="recommendations per user (1-100)")
-        parser.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+        who.add_argument("--users", type=Path, help="a file of user ids, one per line (this or --all)")
+        who.add_argument("--all", action="store_true", help="every user the served model knows (this or --users)")
+        parser.add_argument(
+            "--limit", type=int, default=10, help="recommendations per user, 1-100 (default: %(default)s)"
+        )
+        parser.add_argument(
+            "--format", choices=["jsonl", "csv"], default="jsonl", help="output format (default: %(default)s)"
+        )
         parser.add_argument("--output", type=Path, help="file to write (default: standard output)")
-        parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr (default: a bar)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         content_type = ContentType(options["type"])

@@ -18,10 +18,16 @@ class Command(BaseCommand):
     help = "Hide items from every list at once (or --unhide them); ids in a file, one per line ('-': stdin)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--type", required=True, choices=[ct.value for ct in ContentType])
-        parser.add_argument("--file", required=True, help="item ids, one per line; '#' starts a comment")
-        parser.add_argument("--unhide", action="store_true", help="put the items back into circulation")
-        parser.add_argument("--reason", default="", help="kept with each hidden item (at most 200 characters)")
+        parser.add_argument(
+            "--type", required=True, choices=[ct.value for ct in ContentType], help="content type (required)"
+        )
+        parser.add_argument("--file", required=True, help="item ids, one per line; '#' starts a comment (required)")
+        parser.add_argument(
+            "--unhide", action="store_true", help="put the items back into circulation (default: off, hide them)"
+        )
+        parser.add_argument(
+            "--reason", default="", help="kept with each hidden item, at most 200 characters (default: none)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         content_type = ContentType(options["type"])

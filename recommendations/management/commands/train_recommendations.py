@@ -20,11 +20,22 @@ class Command(BaseCommand):
     help = "Train (or skip when the data is unchanged) the model of one or every content type."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--type", choices=["all", *(ct.value for ct in ContentType)], default="all")
-        parser.add_argument("--force", action="store_true", help="retrain even if the data did not change")
-        parser.add_argument("--triggered-by", default="cli", help="recorded on the training log (cli, cron...)")
         parser.add_argument(
-            "--email-on-failure", action="store_true", help="mail settings.ADMINS when a type fails (cron)"
+            "--type",
+            choices=["all", *(ct.value for ct in ContentType)],
+            default="all",
+            help="content type to train (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--force", action="store_true", help="retrain even if the data did not change (default: off)"
+        )
+        parser.add_argument(
+            "--triggered-by", default="cli", help="recorded on the training log: cli, cron... (default: %(default)s)"
+        )
+        parser.add_argument(
+            "--email-on-failure",
+            action="store_true",
+            help="mail settings.ADMINS when a type fails, for cron (default: off)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
