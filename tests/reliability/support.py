@@ -163,6 +163,55 @@ class LiveServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+class WorkerProcess:
+    """``manage.py run_worker`` as a real subprocess (its own log file), stopped with SIGTERM or killed with SIGKILL."""
+
+    def __init__(self, log_dir: Path, **env: str | None) -> None:
+        self.log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
+        self.env = process_env(TASKS_BACKEND="database", LOG_LEVEL="INFO", **env)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            [sys.executable, str(REPO / "manage.py"), "run_worker"],
+            env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + 60
+        while "worker started" not in self.log_text():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"the worker did not start:\n{self.log_text()[-3000:]}")
+            time.sleep(0.1)
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "the worker is not running"
+        return self._process.pid
+
+    def kill(self) -> None:
+        """SIGKILL: no handler runs, as when the machine or the OOM killer stops it."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(timeout=15)
+            self._process = None
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=15)
+        self._process = None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
 @contextmanager
 def live_server(log_dir: Path, **env: str | None) -> Iterator[LiveServer]:
     server = LiveServer(log_dir, **env)
