@@ -162,3 +162,35 @@ async def test_a_user_being_drained_elsewhere_is_skipped_not_waited_for(api: Api
         await other.close()
     assert (await sync_to_async(outbox.drain_user)(SEEDED_USER_ID)).applied == 1
     assert ("tt0000002", InteractionKind.LIKED, None) in await graph_state()
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_an_events_request_only_queues_and_the_worker_applies_the_change_and_drops_the_pages(
+    api: Api, start_worker: Any
+) -> None:
+    store = get_interaction_store()
+    seen = set((await store.auser_history(ContentType.MOVIES, SEEDED_USER_ID)).item_ids.tolist())
+    catalog = await sync_to_async(store.catalog)(ContentType.MOVIES)
+    new_item = next(item.item_id for item in catalog if item.item_id not in seen)
+    generation = caching.user_generation_key(SEEDED_USER_ID)
+    (before,), _ = await cache.read([generation])
+
+    like = {"client_event_id": str(uuid.uuid4()), "content_type": "movies", "item_id": new_item, "event": "like"}
+    response = await api.post(EVENTS, like)
+
+    # No worker yet: the request stored the event and queued its change, and applied nothing.
+    assert response.status_code == 201
+    assert response.json()["pending"] == 1
+    assert await PendingInteraction.objects.filter(user_id=SEEDED_USER_ID).acount() == 1
+    assert new_item not in (await store.auser_history(ContentType.MOVIES, SEEDED_USER_ID)).item_ids.tolist()
+
+    await sync_to_async(start_worker)()
+    deadline = asyncio.get_running_loop().time() + 30
+    while await PendingInteraction.objects.aexists():
+        assert asyncio.get_running_loop().time() < deadline, "the worker did not drain the outbox within 30 s"
+        await asyncio.sleep(0.2)
+    history = await store.auser_history(ContentType.MOVIES, SEEDED_USER_ID)
+    assert (new_item, InteractionKind.LIKED) in set(zip(history.item_ids.tolist(), history.kinds.tolist(), strict=True))
+    (after,), _ = await cache.read([generation])
+    assert after is not None
+    assert after != before

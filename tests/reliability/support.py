@@ -115,6 +115,8 @@ class LiveServer:
             SECURE_SSL_REDIRECT="false",
             THROTTLE_RATE_USER="1000000/minute",
             LOG_LEVEL="WARNING",
+            # As deployed: the server queues background work; a test that needs it run starts a worker.
+            TASKS_BACKEND="database",
             **env,
         )
         self._process: subprocess.Popen[bytes] | None = None
@@ -220,6 +222,17 @@ def live_server(log_dir: Path, **env: str | None) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def live_worker(log_dir: Path, **env: str | None) -> Iterator[WorkerProcess]:
+    """A worker on a live server's settings (``env``): what the server queues is run."""
+    worker = WorkerProcess(log_dir, **env)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
 
 
 def _run_script(args: list[str], env: Mapping[str, str], timeout: float = 240) -> None:
