@@ -27,7 +27,8 @@ from analytics.models import (
     engagement_rate,
 )
 from analytics.types import EventInput, EventsRecorded
-from recommendations import outbox
+from musicbud import cache
+from recommendations import caching, outbox
 from recommendations.data.validation import validate_item_id
 from recommendations.domain import ContentType
 from recommendations.errors import InvalidInteraction, InvalidItemId
@@ -223,6 +224,11 @@ async def recommendation_events_record(*, user_id: int, events: Sequence[EventIn
         unique.setdefault(row.client_event_id, row)
     variant = assign_variant(user_id)
     recorded = await sync_to_async(_store_and_queue)(user_id=user_id, variant=variant, rows=list(unique.values()))
+    if recorded.pending and not cache.shared():
+        # A cache of this process only (the embedded default): the worker's invalidation after its drain cannot
+        # reach it, so the user's pages are dropped here; the next one is computed after the worker's drain,
+        # WORKER_POLL_S later at most while it is idle (docs/operations.md "The worker").
+        await caching.invalidate_user(user_id)
 
     new_ids = set(recorded.new_ids)
     stored: list[str] = []
