@@ -165,6 +165,9 @@ class LiveServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+WORKER_STARTED = "worker started"  # what recommendations.worker logs once its threads run
+
+
 class WorkerProcess:
     """``manage.py run_worker`` as a real subprocess (its own log file), stopped with SIGTERM or killed with SIGKILL."""
 
@@ -174,6 +177,8 @@ class WorkerProcess:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Start it (again, after a kill: the same log file) and wait until it says it started."""
+        starts = self.log_text().count(WORKER_STARTED)
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
             [sys.executable, str(REPO / "manage.py"), "run_worker"],
@@ -181,7 +186,7 @@ class WorkerProcess:
         )  # fmt: skip
         log.close()
         deadline = time.monotonic() + 60
-        while "worker started" not in self.log_text():
+        while self.log_text().count(WORKER_STARTED) == starts:
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError(f"the worker did not start:\n{self.log_text()[-3000:]}")
@@ -191,6 +196,10 @@ class WorkerProcess:
     def pid(self) -> int:
         assert self._process is not None, "the worker is not running"
         return self._process.pid
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     def kill(self) -> None:
         """SIGKILL: no handler runs, as when the machine or the OOM killer stops it."""
