@@ -210,10 +210,13 @@ TASKS = {
 }
 # Seconds the worker waits between looks at an empty queue: how late a queued drain or training starts.
 WORKER_POLL_S = float(env_int("WORKER_POLL_MS", 500, minimum=10)) / 1000
-# Functions (dotted paths, no arguments) the worker calls periodically, and how often (seconds).
+# Days a task's row is kept once it ran (the admin's "Task Results"); recommendations.tasks.prune_task_results.
+TASK_RESULTS_KEEP_DAYS = env_int("TASK_RESULTS_KEEP_DAYS", 7, minimum=1)
+# Functions (dotted paths, no arguments; sync, or async) the worker calls periodically, and how often (seconds).
 WORKER_PERIODIC = {
     "recommendations.training.reap_stalled_trainings": TRAINING_HEARTBEAT_S,
     "recommendations.outbox.drain_pass": OUTBOX_DRAIN_INTERVAL_S,
+    "recommendations.tasks.prune_task_results": 3600,
 }
 
 # --- Events ---------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ Three threads, each with its own database connection:
 - "training": the same loop on the "training" queue, so a training of many minutes (and Spark's JVM, if a type
   trains on Spark) never holds back a drain;
 - "periodic": every function of settings.WORKER_PERIODIC (dotted path -> seconds) on its interval: the reaper
-  of stalled trainings and the outbox's full pass by default.
+  of stalled trainings, the outbox's full pass and the pruning of old task rows by default.
 
 A loop that loses the database logs it and starts again after a pause: the tasks are rows, nothing is lost.
 SIGTERM/SIGINT stop the loops; a training still running is failed at once ("its worker shut down") rather than
@@ -15,13 +15,15 @@ by a reaper 30 s later. SIGKILL stops everything: the reaper of the next worker 
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import os
 import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -55,6 +57,22 @@ def periodic_functions() -> list[Periodic]:
     return [Periodic(path, float(every_s), import_string(path)) for path, every_s in settings.WORKER_PERIODIC.items()]
 
 
+async def _awaited_then_closed(function: Callable[[], Awaitable[object]]) -> object:
+    from musicbud import cache
+
+    try:
+        return await function()
+    finally:
+        await cache.close()  # this call's event loop ends here: so do its cache clients
+
+
+def call_job(function: Callable[[], object]) -> object:
+    """Call a periodic function: a coroutine function in an event loop of its own (the worker's threads have none)."""
+    if inspect.iscoroutinefunction(function):
+        return asyncio.run(_awaited_then_closed(function))
+    return function()
+
+
 def run_periodic_once(jobs: list[Periodic], now: float) -> None:
     """Call every job that is due; a failure is logged and the job tried again on its next interval."""
     for job in jobs:
@@ -62,7 +80,7 @@ def run_periodic_once(jobs: list[Periodic], now: float) -> None:
             continue
         job.due = now + job.every_s
         try:
-            job.function()
+            call_job(job.function)
         except (OperationalError, InterfaceError) as exc:
             logger.warning("%s: the database is unavailable (%s); next try in %s s", job.path, exc, job.every_s)
         except Exception:  # a supervisor: one failing job must not stop the others, nor the worker
