@@ -77,6 +77,8 @@ def test_a_short_secret_key_is_refused() -> None:
         ({"RECOMMENDATIONS_TRAINER": '{"movies": "gpu"}'}, "RECOMMENDATIONS_TRAINER['movies']='gpu' must be one of"),
         ({"SPARK_DRIVER_MEMORY": "lots"}, "SPARK_DRIVER_MEMORY='lots' is not a memory size like 512m or 2g"),
         ({"SPARK_CONF": '{"executor.cores": "2"}'}, 'SPARK_CONF must map "spark.*" names to string values'),
+        ({"TASKS_BACKEND": "celery"}, "TASKS_BACKEND='celery' must be one of database, immediate"),
+        ({"TRAINING_HEARTBEAT_S": "20"}, "TRAINING_STALE_AFTER_S must be at least 3 heartbeats"),
     ],
 )
 def test_a_bad_value_is_refused_with_a_message_naming_it(env: dict[str, str], message: str) -> None:
