@@ -25,8 +25,8 @@ Exactly once, in order, rests on three things:
 
 A store that does not answer (``DependencyUnavailable``) stops the drain at that row: it and every later row
 of the user stay queued, in order. A change the store refuses for good (the item left the catalog) is
-dropped with a warning, as before the outbox. SQLite (the embedded demo, one process) has no advisory
-locks: a process-wide lock stands in.
+dropped with a warning, as before the outbox. SQLite (the embedded demo) has no advisory locks: a lock of the
+process stands in (the drains of one worker process; SQLite itself serializes every write).
 """
 
 from __future__ import annotations

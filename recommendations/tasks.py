@@ -34,6 +34,12 @@ def drain_user(*, user_id: int) -> int:
     return outbox.drain_user_now(user_id).pending
 
 
+@task()
+def drain_all() -> int:
+    """Apply every user's queued changes now (the admin's action), as the periodic pass does; returns the pending."""
+    return outbox.drain_pass().pending
+
+
 def prune_task_results() -> int:
     """Delete task rows older than TASK_RESULTS_KEEP_DAYS that are not waiting to run; returns how many.
 

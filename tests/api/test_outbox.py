@@ -194,3 +194,29 @@ async def test_an_events_request_only_queues_and_the_worker_applies_the_change_a
     (after,), _ = await cache.read([generation])
     assert after is not None
     assert after != before
+
+
+@pytest.mark.usefixtures("postgres_settings")
+def test_the_admins_drain_action_queues_a_drain_for_the_worker_and_applies_nothing_itself(
+    admin_client: Any, transactional_db: None, settings: Any
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from tests.conftest import DATABASE_TASKS
+
+    settings.TASKS = {**settings.TASKS, "default": {**settings.TASKS["default"], "BACKEND": DATABASE_TASKS}}
+    PendingInteraction.objects.create(
+        user_id=SEEDED_USER_ID, content_type="movies", item_id="tt0000001", kind=1, timestamp=1
+    )
+    pending = list(PendingInteraction.objects.values_list("id", flat=True))
+
+    response = admin_client.post(
+        "/admin/recommendations/pendinginteraction/",
+        {"action": "drain_outbox", "_selected_action": pending},
+        follow=True,
+    )
+
+    (queued,) = DBTaskResult.objects.all()
+    assert (queued.task_path, queued.status) == ("recommendations.tasks.drain_all", "READY")
+    assert f"queued for the worker (task {queued.id})" in response.content.decode()
+    assert list(PendingInteraction.objects.values_list("id", flat=True)) == pending
