@@ -226,8 +226,8 @@ async def recommendation_events_record(*, user_id: int, events: Sequence[EventIn
     recorded = await sync_to_async(_store_and_queue)(user_id=user_id, variant=variant, rows=list(unique.values()))
     if recorded.pending and not cache.shared():
         # A cache of this process only (the embedded default): the worker's invalidation after its drain cannot
-        # reach it, so the user's pages are dropped here; the next one is computed after the worker's drain,
-        # WORKER_POLL_S later at most while it is idle (docs/operations.md "The worker").
+        # reach it, so the user's pages are dropped here, and none is stored until the worker applied the changes
+        # (recommendations.api.pages.fill_page; docs/operations.md "The worker").
         await caching.invalidate_user(user_id)
 
     new_ids = set(recorded.new_ids)

@@ -220,3 +220,29 @@ def test_the_admins_drain_action_queues_a_drain_for_the_worker_and_applies_nothi
     assert (queued.task_path, queued.status) == ("recommendations.tasks.drain_all", "READY")
     assert f"queued for the worker (task {queued.id})" in response.content.decode()
     assert list(PendingInteraction.objects.values_list("id", flat=True)) == pending
+
+
+@pytest.mark.usefixtures("seeded", "models")
+async def test_with_a_cache_of_its_own_the_web_process_caches_no_page_until_the_worker_applied_the_like(
+    api: Api, start_worker: Any, settings: Any
+) -> None:
+    settings.REDIS_URL = None  # the embedded default: a cache the worker's invalidation cannot reach
+    liked = (await api.get("/v1/recommendations/anime/", limit=5)).json()["items"][0]["item_id"]
+    assert (await api.get("/v1/recommendations/anime/", limit=5)).headers["X-Cache"] == "hit"
+
+    like = {"client_event_id": str(uuid.uuid4()), "content_type": "anime", "item_id": liked, "event": "like"}
+    assert (await api.post(EVENTS, like)).json()["pending"] == 1
+    # Not applied yet (no worker): computed each time, never cached with the like missing.
+    for _ in range(2):
+        waiting = await api.get("/v1/recommendations/anime/", limit=5)
+        assert waiting.headers["X-Cache"] == "miss"
+
+    await sync_to_async(start_worker)()
+    deadline = asyncio.get_running_loop().time() + 30
+    while await PendingInteraction.objects.aexists():
+        assert asyncio.get_running_loop().time() < deadline, "the worker did not drain the outbox within 30 s"
+        await asyncio.sleep(0.2)
+    after = await api.get("/v1/recommendations/anime/", limit=5)
+    assert after.headers["X-Cache"] == "miss"
+    assert liked not in [item["item_id"] for item in after.json()["items"]]
+    assert (await api.get("/v1/recommendations/anime/", limit=5)).headers["X-Cache"] == "hit"
