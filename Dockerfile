@@ -1,6 +1,6 @@
-# Image for docker-compose's web and scheduler services (people's own machines; no Docker engine in CI).
+# Image for docker-compose's web, worker and scheduler services (people's own machines; no Docker engine in CI).
 FROM python:3.11-slim
-# Java 17 for the Spark trainer's driver (RECOMMENDATIONS_TRAINER=spark runs in the scheduler's processes).
+# Java 17 for the Spark trainer's driver (RECOMMENDATIONS_TRAINER=spark runs in the worker's process).
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libgomp1 openjdk-17-jre-headless \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app

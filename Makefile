@@ -11,7 +11,7 @@ PORT ?= 8000
 ENV_FILE ?= .env
 # The embedded defaults: no service variables leak in from the caller's shell.
 EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u NEO4J_URI -u NEO4J_USER -u NEO4J_PASSWORD \
-	RECOMMENDATIONS_SOURCE=database DEBUG=true MUSICBUD_ENV_FILE=$(abspath $(ENV_FILE))
+	RECOMMENDATIONS_SOURCE=database TASKS_BACKEND=database DEBUG=true MUSICBUD_ENV_FILE=$(abspath $(ENV_FILE))
 
 .PHONY: install demo test lint services-up services-down bench
 
@@ -36,7 +36,10 @@ demo: install $(ENV_FILE)
 	# Users, sample data, models and four weeks of feedback through the event writer (which takes events that
 	# old only here); the details go to .data/demo-setup.log and the "try it" block is printed last.
 	$(EMBEDDED) EVENTS_MAX_AGE_DAYS=28 $(PY) manage.py demo_setup --base-url http://$(HOST):$(PORT)
-	@$(EMBEDDED) scripts/serve.sh $(HOST) $(PORT) 1
+	# The worker (trainings, the outbox's drains) beside the server; stopped with it, however the server stops.
+	@$(EMBEDDED) scripts/worker.sh & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
+	$(EMBEDDED) scripts/serve.sh $(HOST) $(PORT) 1
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -5,7 +5,6 @@ Every caller (the API, the bench, the cron command) goes through these functions
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from analytics.models import (
     engagement_rate,
 )
 from analytics.types import EventInput, EventsRecorded
+from musicbud import cache
 from recommendations import caching, outbox
 from recommendations.data.validation import validate_item_id
 from recommendations.domain import ContentType
@@ -183,15 +183,15 @@ def _insert_new(*, user_id: int, variant: str, rows: Sequence[_Row]) -> set[str]
 @dataclass(frozen=True)
 class _Recorded:
     new_ids: set[str]
-    drained: outbox.Drained
+    pending: int  # the user's interaction changes not applied yet
 
 
-def _store_and_apply(*, user_id: int, variant: str, rows: Sequence[_Row]) -> _Recorded:
-    """Store the events and queue their interaction changes in one transaction, then try to apply them.
+def _store_and_queue(*, user_id: int, variant: str, rows: Sequence[_Row]) -> _Recorded:
+    """Store the events and queue their interaction changes in one transaction, then queue their drain.
 
     Only the changes of events stored now are queued: a retried event was queued when it was first stored,
-    and queueing it again would re-apply an old change after a newer one. The changes are applied in the
-    same thread right after (``outbox.try_drain_user``); whatever the store does not take now stays queued.
+    and queueing it again would re-apply an old change after a newer one. The request never applies them: the
+    worker does (``outbox.request_drain`` queues a task for this user), so a slow store never holds a request.
     """
     try:
         with outbox.user_transaction(outbox.INSERT_LOCK, user_id, wait=True):
@@ -201,12 +201,13 @@ def _store_and_apply(*, user_id: int, variant: str, rows: Sequence[_Row]) -> _Re
     except (OperationalError, InterfaceError) as exc:
         # Connection-level failures only: a constraint or data error here is a bug and stays a 500.
         raise EventsUnavailable() from exc
-    return _Recorded(new_ids, outbox.try_drain_user(user_id, queued=len(changes)))
+    pending = outbox.request_drain(user_id, queued=len(changes)) if changes else 0
+    return _Recorded(new_ids, pending)
 
 
 async def recommendation_events_record(*, user_id: int, events: Sequence[EventInput]) -> EventsRecorded:
     """Store a batch of one user's events once each (by client_event_id); their interaction changes reach the
-    store through the outbox (at once if it answers, else by the background drain).
+    store through the outbox, applied by the worker.
 
     The variant is assigned here, never taken from the client. Returns which client ids were new, which were
     already stored (a retried batch, or a repeat inside the batch), and how many of the user's changes are
@@ -222,13 +223,12 @@ async def recommendation_events_record(*, user_id: int, events: Sequence[EventIn
         row = _validated(index, event, now)
         unique.setdefault(row.client_event_id, row)
     variant = assign_variant(user_id)
-    recorded = await sync_to_async(_store_and_apply)(user_id=user_id, variant=variant, rows=list(unique.values()))
-    if recorded.drained.applied:
-        # The events are stored; a failed invalidation is recorded and retried (logged): the answer stands.
-        with contextlib.suppress(caching.InvalidationPending):
-            await caching.invalidate_user(user_id)
-    if recorded.drained.stopped != "done":
-        logger.warning("user %s: %d interaction changes wait for the store", user_id, recorded.drained.pending)
+    recorded = await sync_to_async(_store_and_queue)(user_id=user_id, variant=variant, rows=list(unique.values()))
+    if recorded.pending and not cache.shared():
+        # A cache of this process only (the embedded default): the worker's invalidation after its drain cannot
+        # reach it, so the user's pages are dropped here, and none is stored until the worker applied the changes
+        # (recommendations.api.pages.fill_page; docs/operations.md "The worker").
+        await caching.invalidate_user(user_id)
 
     new_ids = set(recorded.new_ids)
     stored: list[str] = []
@@ -240,9 +240,7 @@ async def recommendation_events_record(*, user_id: int, events: Sequence[EventIn
             new_ids.discard(event.client_event_id)
         else:
             duplicates.append(event.client_event_id)
-    return EventsRecorded(
-        stored=tuple(stored), duplicates=tuple(duplicates), variant=variant, pending=recorded.drained.pending
-    )
+    return EventsRecorded(stored=tuple(stored), duplicates=tuple(duplicates), variant=variant, pending=recorded.pending)
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:

@@ -7,11 +7,13 @@ Run: ``.venv/bin/python bench/soak.py [--minutes 30] [--rate 40]`` (``make test`
    INTERACTIONS_PER_USER each), creates the Django accounts and trains a model per type (``train_content_type``;
    pinned so that both model kinds are served: LightFM for movies, EASE for manga, ALS for anime).
 2. Serves ``musicbud.asgi:application`` with ``scripts/serve.sh`` (granian, 2 workers, DEBUG=false) on Neo4j as
-   the interaction store, and drives it from a separate process (``bench/soak_load.py``: cached and fresh pages of
+   the interaction store, with the background worker beside it (``manage.py run_worker``: trainings, drains), and
+   drives it from a separate process (``bench/soak_load.py``: cached and fresh pages of
    every type, every type at once, similar items, buds, the popular/trending/latest lists, the status, event
    batches with every interaction kind, token refreshes and logins) at ``--rate`` requests per second.
 3. Meanwhile the fault schedule (``bench/soak_faults.py``): Redis, PostgreSQL and Neo4j each restarted, a retrain
-   of each type through the staff API, a burst of 1,000 connections at once, and PUBLISHES new model versions.
+   of each type through the staff API, the worker killed (SIGKILL) and restarted, a burst of 1,000 connections,
+   and PUBLISHES new model versions.
    Their times are shares of the run, so ``--minutes 3`` has every fault too.
 4. Every 10 s it samples (``bench/soak_metrics.py``) throughput, p50/p99, errors by kind, each server process's
    RSS and open file descriptors and mapped model versions, Redis keys and memory, PostgreSQL connections and the
@@ -20,7 +22,8 @@ Run: ``.venv/bin/python bench/soak.py [--minutes 30] [--rate 40]`` (``make test`
    holds the last change of each user/item/kind, the outbox is empty); no request failed outside an outage, and
    inside one only with a documented 503; each worker's RSS and fds flat after warm-up (RSS_BOUND_MB, FDS_BOUND);
    no worker maps a deleted model version; keys without a TTL are only the cache generations; every fault ran
-   and came back (retrains succeeded, the burst answered 200 throughout); no 500 logged; no worker restarted.
+   and came back (retrains succeeded, the burst answered 200 throughout); no 500 logged; no server worker
+   restarted; the background worker alive at the end, started only by the soak (once, then once per kill).
 
 Writes ``.data/soak/<stamp>-<minutes>min/`` (samples.csv, soak.png, windows.json, requests.csv, acked.jsonl,
 the server log) and prints one JSON line last. Exit status 1 when a check failed.
@@ -56,7 +59,7 @@ import httpx
 import numpy as np
 
 from bench import soak_checks as checks
-from bench.soak_faults import Schedule, Step, burst, down_seconds, restart, retrain
+from bench.soak_faults import Schedule, Step, burst, down_seconds, restart, restart_worker, retrain
 from bench.soak_metrics import (
     SAMPLE_S,
     RequestLog,
@@ -76,6 +79,7 @@ from tests.reliability.support import (
     PostgresInstance,
     RedisInstance,
     ServiceInstance,
+    WorkerProcess,
     mint_access_token,
     running,
 )
@@ -226,6 +230,7 @@ ROUND_STEPS = (
     ("postgres restart", 0.13),
     ("burst 1000 connections", 0.26),
     ("retrain movies", 0.35),
+    ("worker kill and restart", 0.41),
     ("neo4j restart", 0.46),
     ("retrain manga", 0.72),
     ("retrain anime", 0.83),
@@ -236,10 +241,12 @@ FAULT_WINDOWS = frozenset({"redis restart", "postgres restart", "neo4j restart",
 
 
 def fault_steps(minutes: float, url: str, staff: str, tokens: list[str],
-                instances: tuple[PostgresInstance, RedisInstance, Neo4jInstance]) -> list[Step]:  # fmt: skip
+                instances: tuple[PostgresInstance, RedisInstance, Neo4jInstance], *,
+                worker: WorkerProcess) -> list[Step]:  # fmt: skip
     pg, redis, neo4j = instances
     down = down_seconds(minutes)
     runs = {
+        "worker kill and restart": restart_worker(worker, down_s=down),
         "redis restart": restart(redis, down_s=down, url=url),
         "postgres restart": restart(pg, down_s=down, url=url),
         "neo4j restart": restart(neo4j, down_s=down, url=url),
@@ -258,9 +265,10 @@ def fault_steps(minutes: float, url: str, staff: str, tokens: list[str],
 class Sampler:
     """One row every SAMPLE_S seconds: the load's requests since the last row, the processes, the services."""
 
-    def __init__(self, *, t0: float, server: LiveServer, requests: RequestLog, instances: tuple[Any, ...],
-                 model_dir: Path, schedule: Schedule) -> None:  # fmt: skip
+    def __init__(self, *, t0: float, server: LiveServer, worker: WorkerProcess, requests: RequestLog,
+                 instances: tuple[Any, ...], model_dir: Path, schedule: Schedule) -> None:  # fmt: skip
         self.t0, self.server, self.requests, self.model_dir, self.schedule = t0, server, requests, model_dir, schedule
+        self.worker = worker
         self.pg, self.redis = instances[0], instances[1]
         self.workers = server_workers(server.pid)
         self.samples: list[dict[str, Any]] = []
@@ -285,6 +293,9 @@ class Sampler:
                         f"w{n}_versions": stats.mapped_versions})  # fmt: skip
         main = process_stats(self.server.pid, self.model_dir)
         row.update(main_rss_mb=round(main.rss_mb, 1), main_fds=main.fds, deleted_mapped=deleted)
+        # The background worker (NaN while it is killed): its RSS carries a training's peak.
+        bg = process_stats(self.worker.pid, self.model_dir) if self.worker.running else None
+        row["bg_rss_mb"] = round(bg.rss_mb, 1) if bg else math.nan
         row["redis_keys"], row["redis_mb"] = (round(v, 2) for v in redis_stats(self.redis.port))
         row["pg_connections"], row["outbox_pending"] = postgres_stats(
             self.pg.url.replace("postgres://", "postgresql://")
@@ -303,6 +314,7 @@ class Sampler:
                     "w1_rss_mb",
                     "w0_fds",
                     "w1_fds",
+                    "bg_rss_mb",
                     "redis_keys",
                     "pg_connections",
                     "active",
@@ -352,7 +364,7 @@ def overall(requests: list[Any], seconds: float) -> dict[str, Any]:
 
 
 def run_checks(*, sampler: Sampler, schedule: Schedule, windows: list[dict[str, Any]], requests: list[Any],
-               out: Path, server_log: str, redis_port: int) -> dict[str, dict[str, Any]]:  # fmt: skip
+               out: Path, server_log: str, worker_log: str, redis_port: int) -> dict[str, dict[str, Any]]:  # fmt: skip
     batches = checks.read_acked(out / "acked.jsonl")
     results: dict[str, checks.Check] = {
         "events_stored_once": checks.check_events_stored_once(batches, writer_ids()),
@@ -382,7 +394,28 @@ def run_checks(*, sampler: Sampler, schedule: Schedule, windows: list[dict[str, 
          "tracebacks": server_log.count("Traceback")},
     )  # fmt: skip
     results["workers_stable"] = (sampler.worker_changes == 0, {"worker_changes": sampler.worker_changes})
+    # The background worker: alive, and never restarted but by the soak's kills (a loop that died of something
+    # unexpected exits it). A drain caught by the PostgreSQL restart fails as a task (logged with its traceback)
+    # and its rows wait for the periodic pass: counted here, judged by events_applied.
+    kills = sum(w.name == "worker kill and restart" for w in schedule.windows)
+    starts = worker_log.count("worker started")
+    results["background_worker_alive"] = (
+        sampler.worker.running and starts == 1 + kills,
+        {"starts": starts, "kills": kills, "tasks_failed": worker_log.count("state=FAILED"),
+         "tracebacks": worker_log.count("Traceback")},
+    )  # fmt: skip
     return {name: {"ok": ok, **figures} for name, (ok, figures) in results.items()}
+
+
+def start_processes(stack: ExitStack, out: Path, env: dict[str, str]) -> tuple[LiveServer, WorkerProcess]:
+    """The server and the background worker, on the same settings; stopped when the soak's stack closes."""
+    server = LiveServer(out, SERVE_WORKERS=str(WORKERS), **env)
+    server.start()
+    stack.callback(server.stop)
+    worker = WorkerProcess(out, **env)
+    worker.start()
+    stack.callback(worker.stop)
+    return server, worker
 
 
 def soak(args: argparse.Namespace) -> int:
@@ -398,9 +431,7 @@ def soak(args: argparse.Namespace) -> int:
         env = server_env(*instances, model_dir)
         prepare_data(env)
         say(f"services and data ready in {time.monotonic() - started:.0f} s")
-        server = LiveServer(out, SERVE_WORKERS=str(WORKERS), **env)
-        server.start()
-        stack.callback(server.stop)
+        server, worker = start_processes(stack, out, env)
         staff = login(server.url, "soak-staff")
         tokens = write_plan(out / "plan.json", server.url, minutes, args.rate)
 
@@ -410,11 +441,11 @@ def soak(args: argparse.Namespace) -> int:
                                 cwd=ROOT, stdout=load_log, stderr=subprocess.STDOUT)  # fmt: skip
         stack.callback(stop_process, load)
         schedule = Schedule(t0, seconds)
-        schedule.start_faults(fault_steps(minutes, server.url, staff, list(tokens.values()), instances))
+        schedule.start_faults(fault_steps(minutes, server.url, staff, list(tokens.values()), instances, worker=worker))
         schedule.start_publishes(model_dir, PUBLISHES, first=0.15, last=0.88)
         requests = RequestLog(out / "requests.csv")
-        sampler = Sampler(t0=t0, server=server, requests=requests, instances=instances, model_dir=model_dir,
-                          schedule=schedule)  # fmt: skip
+        sampler = Sampler(t0=t0, server=server, worker=worker, requests=requests, instances=instances,
+                          model_dir=model_dir, schedule=schedule)  # fmt: skip
         done = threading.Event()
         sampling = threading.Thread(target=sampler.run_until, args=(done,), daemon=True)
         sampling.start()
@@ -437,7 +468,8 @@ def soak(args: argparse.Namespace) -> int:
         server_log = server.log_text()
         windows = [w.as_row(t0) for w in sorted(schedule.windows, key=lambda w: w.start)]
         results = run_checks(sampler=sampler, schedule=schedule, windows=windows, requests=requests.requests, out=out,
-                             server_log=server_log, redis_port=instances[1].port)  # fmt: skip
+                             server_log=server_log, worker_log=worker.log_text(),
+                             redis_port=instances[1].port)  # fmt: skip
         write_csv(out / "samples.csv", sampler.samples)
         (out / "windows.json").write_text(json.dumps(windows, indent=2))
         write_chart(out / "soak.png", sampler.samples, windows, WORKERS)

@@ -4,12 +4,13 @@ Two tracks run beside the load. The fault track runs its steps one after the oth
 of the run or when the previous one is over (a Neo4j restart is mostly its JVM's start, 40-60 s here, so in a
 3-minute soak the later steps wait for it): Redis, PostgreSQL and Neo4j each stopped and started again (an
 *outage*: from the stop until /readyz answers 200 again, plus a grace for requests in flight), a retrain of each
-type through the staff API, and a burst of 1,000 connections at once. The publish track saves a new model version
+type through the staff API (run by the worker), the worker killed (SIGKILL) and started again, and a burst of
+1,000 connections at once. The publish track saves a new model version
 of one type (the production ``save_artifact``, which keeps 3 and deletes older ones) at evenly spaced times.
 
 Only an outage or the burst (a *fault window*) may cost requests, and only a documented 503 (docs/api.md: a
-dependency down, or a database connection not free within the pool's 10 s); a retrain or a publish may cost
-none.
+dependency down, or a database connection not free within the pool's 10 s); a retrain, a publish or the worker's
+restart may cost none (the web process never waits on the worker).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from tests.reliability.support import ServiceInstance
+from tests.reliability.support import ServiceInstance, WorkerProcess
 
 # Requests in flight when a dependency came back were sent while it was down: the window covers them.
 GRACE_S = 5.0
@@ -96,6 +97,22 @@ def restart(instance: ServiceInstance, *, down_s: float, url: str) -> Callable[[
         window.figures["down_s"] = round(down_s, 1)
         window.figures["start_took_s"] = round(time.monotonic() - started, 1)
         window.figures["ready_after_start_s"] = round(wait_ready(url), 1)
+
+    return run
+
+
+def restart_worker(worker: WorkerProcess, *, down_s: float) -> Callable[[Window], None]:
+    """The worker SIGKILLed (no handler runs: a killed machine, the OOM killer), then started again after
+    ``down_s``: meanwhile the events' drains wait in the queue, and the restarted worker applies them."""
+
+    def run(window: Window) -> None:
+        window.figures["killed_pid"] = worker.pid
+        worker.kill()
+        time.sleep(down_s)
+        started = time.monotonic()
+        worker.start()
+        window.figures.update(down_s=round(down_s, 1), start_took_s=round(time.monotonic() - started, 1),
+                              pid=worker.pid)  # fmt: skip
 
     return run
 

@@ -5,8 +5,9 @@
   it, ``settings.API_FAST_PATH`` (if set) names an ASGI app that answers the hottest requests without
   Django's request cycle and hands every other request to Django unchanged.
 - Everything else (the admin, the API docs' static files) goes to Django with the full ``MIDDLEWARE``.
-- Lifespan: at start-up, the background tasks named by ``settings.LIFESPAN_TASKS`` start (the interaction
-  outbox's drain); on shutdown they are cancelled and this worker's Neo4j and cache clients closed.
+- Lifespan: at start-up, the background tasks named by ``settings.LIFESPAN_TASKS`` start (none by default:
+  background work runs in ``manage.py run_worker``); on shutdown they are cancelled and this worker's Neo4j and
+  cache clients closed.
 """
 
 from __future__ import annotations

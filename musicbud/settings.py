@@ -63,6 +63,9 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The task queue (django-tasks: Django 6's tasks framework for 5.2) and its database backend.
+    "django_tasks",
+    "django_tasks_db",
     "musicbud.apps.ProjectConfig",
     "recommendations",
     "analytics",
@@ -186,13 +189,48 @@ RECOMMENDATIONS_CACHE_TTL = env_int("RECOMMENDATIONS_CACHE_TTL", 3600, minimum=1
 # A/B experiment as JSON, e.g. {"name": "model-vs-popular-2026-11", "variants": {"control": 0.5, "popular": 0.5}};
 # unset means everyone is in "control". Validated at start-up (recommendations.experiments).
 RECOMMENDATIONS_EXPERIMENT = env_json_object("RECOMMENDATIONS_EXPERIMENT") or None
-# Seconds after which a training run still marked running is taken for dead and its lock released.
+# Seconds after which a training run still marked running is taken for dead and its lock released. It only
+# applies to a run no worker took yet (no heartbeat): a run in a worker is judged by its heartbeat (below).
 TRAINING_LOCK_TTL = env_int("TRAINING_LOCK_TTL", 6 * 3600, minimum=60)
-# Seconds between the web process's background passes over the interaction outbox (accepted feedback the
-# store did not take yet, e.g. while the graph was down); 0 leaves it to `manage.py drain_interaction_outbox`.
-OUTBOX_DRAIN_INTERVAL_S = env_int("OUTBOX_DRAIN_INTERVAL_S", 10, minimum=0)
-# Coroutine functions every web worker runs from start-up to shutdown (musicbud/asgi.py's lifespan).
-LIFESPAN_TASKS = ["recommendations.outbox.run_drainer"]
+# Seconds between a running training's heartbeats (its TrainingLog row), and after how many seconds without
+# one the run is taken for dead (its worker was killed): marked failed, the type's lock released. Every worker
+# and every new training checks; with the defaults a killed worker's run is failed 30-35 s after it died.
+TRAINING_HEARTBEAT_S = env_int("TRAINING_HEARTBEAT_S", 5, minimum=1)
+TRAINING_STALE_AFTER_S = env_int("TRAINING_STALE_AFTER_S", 30, minimum=3)
+if TRAINING_STALE_AFTER_S < 3 * TRAINING_HEARTBEAT_S:
+    raise ImproperlyConfigured("TRAINING_STALE_AFTER_S must be at least 3 heartbeats (TRAINING_HEARTBEAT_S)")
+# Seconds between the worker's passes over the whole interaction outbox (accepted feedback the store did not
+# take yet, e.g. while the graph was down); every events request also queues a drain of its user's changes.
+OUTBOX_DRAIN_INTERVAL_S = env_int("OUTBOX_DRAIN_INTERVAL_S", 10, minimum=1)
+# Coroutine functions every web worker runs from start-up to shutdown (musicbud/asgi.py's lifespan). Empty:
+# background work runs in the worker (`manage.py run_worker`), never in a web process.
+LIFESPAN_TASKS: list[str] = []
+
+# --- Background work (django-tasks; docs/operations.md "The worker") --------------------------------
+# "database": tasks are rows in the database, run by `manage.py run_worker` (production, the demo);
+# "immediate": run at once in the process that enqueues them (tests that are not about the worker).
+TASKS_BACKEND = env_choice("TASKS_BACKEND", "database", ["database", "immediate"])
+TASKS = {
+    "default": {
+        "BACKEND": {
+            "database": "django_tasks_db.DatabaseBackend",
+            "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+        }[TASKS_BACKEND],
+        "QUEUES": ["default", "training"],
+    }
+}
+# Seconds the worker waits between looks at an empty queue: how late a queued drain or training starts.
+WORKER_POLL_S = float(env_int("WORKER_POLL_MS", 500, minimum=10)) / 1000
+# Days a task's row is kept once it ran (the admin's "Task Results"); recommendations.tasks.prune_task_results.
+TASK_RESULTS_KEEP_DAYS = env_int("TASK_RESULTS_KEEP_DAYS", 7, minimum=1)
+# Functions (dotted paths, no arguments; sync, or async) the worker calls periodically, and how often (seconds).
+WORKER_PERIODIC = {
+    "recommendations.training.reap_stalled_trainings": TRAINING_HEARTBEAT_S,
+    "recommendations.outbox.drain_pass": OUTBOX_DRAIN_INTERVAL_S,
+    "recommendations.tasks.prune_task_results": 3600,
+    # Invalidations that did not reach the cache (recorded in PendingInvalidation), retried until they do.
+    "recommendations.caching.aretry_pending_invalidations": 10,
+}
 
 # --- Events ---------------------------------------------------------------------------------------
 # Mobile clients buffer events offline: one up to this many days old is accepted (the daily rollup

@@ -123,6 +123,8 @@ class TrainingLog(models.Model):
     status = models.CharField(max_length=16, choices=TrainingStatus.choices, default=TrainingStatus.RUNNING)
     triggered_by = models.CharField(max_length=32, help_text="cli, cron, api:<user>, admin:<user>")
     started_at = models.DateTimeField(default=timezone.now)
+    # Refreshed every TRAINING_HEARTBEAT_S by the process running it; empty while the run waits in the queue.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_s = models.FloatField(null=True, blank=True)
     users = models.PositiveIntegerField(null=True, blank=True)

@@ -3,11 +3,12 @@
 An event that changes interactions (``recommendations.feedback``) is stored together with a
 ``PendingInteraction`` row, in one database transaction: the event is acknowledged (2xx) only once both are
 committed, and a retried event (same client id) is stored, and queued, no second time. A row leaves the
-outbox only when the store has the change. Three things drain it, all through ``drain_user``:
+outbox only when the store has the change. Requests never drain: three things do, all through ``drain_user``:
 
-- the request that stored the events tries its user's rows at once (a new like is in the next page);
-- a background task in every web process (``run_drainer``, every ``OUTBOX_DRAIN_INTERVAL_S`` seconds; 0 turns
-  it off) and ``manage.py drain_interaction_outbox`` (cron, or by hand after an outage) drain every user's.
+- the task the request queues for its user (``request_drain`` -> ``recommendations.tasks.drain_user``), which
+  the worker (``manage.py run_worker``) runs within WORKER_POLL_S: a new like is in the page right after;
+- the worker's pass over every user's rows (``drain_pass``, every ``OUTBOX_DRAIN_INTERVAL_S`` seconds: what the
+  store did not take, e.g. while the graph was down) and ``manage.py drain_interaction_outbox`` (by hand).
 
 Exactly once, in order, rests on three things:
 
@@ -24,8 +25,8 @@ Exactly once, in order, rests on three things:
 
 A store that does not answer (``DependencyUnavailable``) stops the drain at that row: it and every later row
 of the user stay queued, in order. A change the store refuses for good (the item left the catalog) is
-dropped with a warning, as before the outbox. SQLite (the embedded demo, one process) has no advisory
-locks: a process-wide lock stands in.
+dropped with a warning, as before the outbox. SQLite (the embedded demo) has no advisory locks: a lock of the
+process stands in (the drains of one worker process; SQLite itself serializes every write).
 """
 
 from __future__ import annotations
@@ -38,8 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
-from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Count, Min
 
 from musicbud.errors import DependencyUnavailable, InvalidInput, NotFound
@@ -164,14 +164,48 @@ def drain_user(user_id: int) -> Drained:
             return Drained(applied, dropped, batch.pending, batch.stopped)
 
 
-def try_drain_user(user_id: int, *, queued: int) -> Drained:
-    """``drain_user`` for the request that stored ``queued`` changes: a database outage leaves them queued."""
+def request_drain(user_id: int, *, queued: int) -> int:
+    """Queue a drain of the user's changes for the worker, after their events committed; returns how many of the
+    user's changes are pending now. A database failure here loses nothing: the rows are committed, and the
+    worker's periodic pass (``drain_pass``) applies them."""
+    from recommendations import tasks
+
     try:
-        return drain_user(user_id)
+        tasks.drain_user.enqueue(user_id=user_id)
+        return PendingInteraction.objects.filter(user_id=user_id).count()
     except (OperationalError, InterfaceError) as exc:
-        # The events are committed; the background drain applies them when the database answers again.
-        logger.warning("outbox of user %s not drained now (database: %s)", user_id, exc)
-        return Drained(pending=queued, stopped="unavailable")
+        logger.warning("outbox of user %s: drain not queued (database: %s); the periodic pass takes it", user_id, exc)
+        return queued
+
+
+async def _invalidate_and_close(user_ids: list[int]) -> None:
+    from musicbud import cache
+
+    try:
+        await caching.invalidate_users(user_ids)
+    finally:
+        await cache.close()
+
+
+def invalidate_drained(user_ids: Sequence[int]) -> None:
+    """Forget the cached pages of users whose changes were applied (sync code: the worker's tasks)."""
+    if not user_ids:
+        return
+    try:
+        asyncio.run(_invalidate_and_close(list(user_ids)))
+    except caching.InvalidationPending as exc:
+        # The changes are applied; the invalidation is recorded and the worker's periodic retry finishes it.
+        logger.warning("outbox: %d users' pages not invalidated yet (retried): %s", len(user_ids), exc)
+
+
+def drain_user_now(user_id: int) -> Drained:
+    """The worker's drain of one user (the task an events request queued), then their pages forgotten."""
+    drained = drain_user(user_id)
+    if drained.applied:
+        invalidate_drained([user_id])
+    if drained.stopped == "unavailable":
+        logger.warning("user %s: %d interaction changes wait for the store", user_id, drained.pending)
+    return drained
 
 
 @dataclass
@@ -231,39 +265,13 @@ def outbox_status() -> OutboxStatus:
     )
 
 
-def _drain_in_own_thread() -> DrainSummary:
-    """``drain_pending`` in a worker thread of its own: its database connection is returned afterwards."""
-    try:
-        return drain_pending()
-    finally:
-        close_old_connections()
-        connection.close()
-
-
-async def drain_and_invalidate() -> DrainSummary:
-    """One background pass, then the drained users' cached pages forgotten (one cache round trip)."""
-    summary = await asyncio.to_thread(_drain_in_own_thread)
-    await caching.invalidate_users(summary.changed_users)
+def drain_pass() -> DrainSummary:
+    """The worker's periodic pass over every user's pending changes (settings.WORKER_PERIODIC), then the
+    drained users' cached pages forgotten (one cache round trip)."""
+    summary = drain_pending()
+    invalidate_drained(summary.changed_users)
+    if summary.applied or summary.dropped:
+        logger.info("outbox: applied %d, dropped %d, %d pending", summary.applied, summary.dropped, summary.pending)
+    elif summary.store_unavailable:
+        logger.warning("outbox: the interaction store is unavailable; %d changes pending", summary.pending)
     return summary
-
-
-async def run_drainer() -> None:
-    """The web process's background drain: a pass every OUTBOX_DRAIN_INTERVAL_S seconds, forever."""
-    interval = settings.OUTBOX_DRAIN_INTERVAL_S
-    if interval <= 0:
-        return
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            summary = await drain_and_invalidate()
-        except (OperationalError, InterfaceError) as exc:
-            # The database is down: nothing is lost (the rows are in it); say so without a traceback.
-            logger.warning("outbox drain: the database is unavailable (%s); retrying in %s s", exc, interval)
-            continue
-        except Exception:  # a supervisor loop: log it, and try again next interval
-            logger.exception("outbox drain failed; retrying in %s s", interval)
-            continue
-        if summary.applied or summary.dropped:
-            logger.info("outbox: applied %d, dropped %d, %d pending", summary.applied, summary.dropped, summary.pending)
-        elif summary.store_unavailable:
-            logger.warning("outbox: the interaction store is unavailable; %d changes pending", summary.pending)

@@ -8,6 +8,12 @@ A type whose trainer is "spark" (settings.RECOMMENDATIONS_TRAINER) runs the same
 as the candidate (engine/spark.py): the same split, metrics, artifact and publication.
 The running TrainingLog row is also the lock: the database allows one running row per content type
 (a partial unique constraint), so two processes, or two machines, can never train the same type at once.
+
+Started from the API, the admin, ``train_recommendations --async`` or cron, a training is a task in the queue
+(``start_training_run`` -> ``recommendations.tasks.train``), run by the worker (``manage.py run_worker``):
+never in a web process. A running training beats a heartbeat on its row every TRAINING_HEARTBEAT_S; a run
+without one for TRAINING_STALE_AFTER_S (its process was killed) is failed by ``reap_stalled_trainings``, which
+every worker runs periodically and every new training runs before taking the lock.
 """
 
 from __future__ import annotations
@@ -16,21 +22,22 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 from django.core.mail import mail_admins
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from musicbud import graph
 from musicbud.errors import Conflict
 from recommendations.data import get_interaction_store
 from recommendations.domain import CatalogItem, ContentType, InteractionArrays
-from recommendations.engine import EngineConfig, EngineError, save_artifact, train_model
+from recommendations.engine import EngineConfig, save_artifact, train_model
 from recommendations.engine.selection import select_model
 from recommendations.engine.spark import SparkOptions
 from recommendations.engine.train import EpochCallback
@@ -79,17 +86,88 @@ def spark_options() -> SparkOptions | None:
 
 
 def _release_abandoned_lock(content_type: ContentType) -> None:
-    """A run whose process died stays 'running' forever; after the lock TTL it is marked failed."""
+    """A run no worker ever took (no heartbeat: no worker was running) is marked failed after the lock TTL."""
     cutoff = timezone.now() - timedelta(seconds=settings.TRAINING_LOCK_TTL)
     abandoned = TrainingLog.objects.filter(
-        content_type=content_type.value, status=TrainingStatus.RUNNING, started_at__lt=cutoff
-    ).update(status=TrainingStatus.FAILED, finished_at=timezone.now(), error="abandoned: its process stopped")
+        content_type=content_type.value, status=TrainingStatus.RUNNING, heartbeat_at=None, started_at__lt=cutoff
+    ).update(status=TrainingStatus.FAILED, finished_at=timezone.now(), error="abandoned: no worker took it")
     if abandoned:
         logger.warning("released an abandoned %s training lock", content_type.value)
 
 
+def reap_stalled_trainings() -> int:
+    """Fail every run whose heartbeat stopped (its process was killed), releasing its type's lock; returns how many.
+
+    The worker runs this every TRAINING_HEARTBEAT_S seconds (settings.WORKER_PERIODIC), and so does every new
+    training before it takes the lock: a killed worker's run is failed TRAINING_STALE_AFTER_S after its last beat.
+    """
+    now = timezone.now()
+    stale_s = settings.TRAINING_STALE_AFTER_S
+    stalled = TrainingLog.objects.filter(
+        status=TrainingStatus.RUNNING, heartbeat_at__lt=now - timedelta(seconds=stale_s)
+    ).update(
+        status=TrainingStatus.FAILED,
+        finished_at=now,
+        error=f"stalled: no heartbeat for {stale_s} s (its worker stopped or was killed)",
+    )
+    if stalled:
+        logger.warning("failed %d training run(s) whose worker stopped beating", stalled)
+    return stalled
+
+
+def _beat(log_id: int) -> bool:
+    """One heartbeat; False when the row is no longer running (a reaper failed it)."""
+    return bool(
+        TrainingLog.objects.filter(pk=log_id, status=TrainingStatus.RUNNING).update(heartbeat_at=timezone.now())
+    )
+
+
+# The runs training in this process (their heartbeats): what a worker shutting down fails at once.
+_beating: set[int] = set()
+
+
+def fail_runs_of_this_process(error: str) -> int:
+    """Fail this process's running trainings now (a worker stopping mid-run), rather than a reaper later."""
+    if not _beating:
+        return 0
+    return TrainingLog.objects.filter(pk__in=list(_beating), status=TrainingStatus.RUNNING).update(
+        status=TrainingStatus.FAILED, finished_at=timezone.now(), error=error
+    )
+
+
+@contextmanager
+def heartbeat(log: TrainingLog) -> Iterator[None]:
+    """Beat on ``log``'s row now and every TRAINING_HEARTBEAT_S seconds in a thread, until the block ends."""
+    _beat(log.pk)
+    _beating.add(log.pk)
+    stop = threading.Event()
+
+    def beat_until_stopped() -> None:
+        try:
+            while not stop.wait(settings.TRAINING_HEARTBEAT_S):
+                try:
+                    if not _beat(log.pk):
+                        logger.error("training run %s was failed by a reaper while it still ran", log.pk)
+                        return
+                except (OperationalError, InterfaceError) as exc:
+                    # The database is away: the next beat may reach it; past TRAINING_STALE_AFTER_S the run is failed.
+                    logger.warning("training run %s: heartbeat not written (%s)", log.pk, exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat_until_stopped, name=f"heartbeat-{log.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        _beating.discard(log.pk)
+        stop.set()
+        thread.join()
+
+
 def acquire_training(content_type: ContentType, *, triggered_by: str) -> TrainingLog:
     """Create the running TrainingLog of a new run, or raise TrainingLocked if one is running."""
+    reap_stalled_trainings()
     _release_abandoned_lock(content_type)
     try:
         with transaction.atomic():
@@ -133,13 +211,25 @@ def train_content_type(
 ) -> TrainingLog:
     """Train, evaluate, save and log one content type's model; returns the finished TrainingLog.
 
-    ``log`` is a run already acquired by ``start_training_runs``; otherwise the lock is taken here.
+    ``log`` is a run already acquired by ``start_training_run``; otherwise the lock is taken here.
     ``progress`` hears each stage, ``on_epoch`` each epoch of the final fit.
     Raises TrainingLocked when another run holds the type. Any failure is recorded on the log
-    (status failed, with the error) and then raised.
+    (status failed, with the error) and then raised. The run beats a heartbeat while it trains.
     """
-    say = progress or (lambda message: logger.info("%s: %s", content_type.value, message))
     log = log or acquire_training(content_type, triggered_by=triggered_by)
+    with heartbeat(log):
+        return _train(content_type, log=log, force=force, progress=progress, on_epoch=on_epoch)
+
+
+def _train(
+    content_type: ContentType,
+    *,
+    log: TrainingLog,
+    force: bool,
+    progress: Progress | None,
+    on_epoch: EpochCallback | None,
+) -> TrainingLog:
+    say = progress or (lambda message: logger.info("%s: %s", content_type.value, message))
     started = time.perf_counter()
     try:
         say("extracting interactions")
@@ -210,39 +300,58 @@ def _finish(log: TrainingLog, started: float, *, status: str, **fields: object) 
     return log
 
 
-def _run_in_background(content_type: ContentType, log: TrainingLog) -> None:
+def run_queued_training(*, log_id: int, force: bool = True, email_on_failure: bool = False) -> str:
+    """The worker's side of ``start_training_run``: train the run ``log_id`` acquired; returns its final status.
+
+    A run failed meanwhile (by a reaper, while no worker ran) is not trained. A failure is on the TrainingLog
+    and raised, so the queue records the task as failed too.
+    """
+    log = TrainingLog.objects.filter(pk=log_id, status=TrainingStatus.RUNNING).first()
+    if log is None:
+        logger.warning("training run %s is no longer running: not started", log_id)
+        return "not_started"
+    content_type = ContentType(log.content_type)
     try:
-        train_content_type(content_type, triggered_by=log.triggered_by, log=log, force=True)
-    except (EngineError, TrainingLocked) as exc:
-        logger.error("background %s training failed: %s", content_type.value, exc)
-    except Exception:
-        # The failure is already on the TrainingLog; a background thread has nobody else to tell.
-        logger.exception("background %s training failed", content_type.value)
-    finally:
-        close_old_connections()
+        return train_content_type(content_type, triggered_by=log.triggered_by, log=log, force=force).status
+    except Exception as exc:
+        if email_on_failure:
+            notify_admins_of_failure(f"training failed for {content_type.value}: {exc}")
+        raise
 
 
-def start_training_run(*, content_types: Sequence[str], triggered_by: str) -> list[int]:
-    """Start training of some types outside the request; returns the TrainingLog ids (the run ids).
+def start_training_run(
+    *, content_types: Sequence[str], triggered_by: str, force: bool = True, email_on_failure: bool = False
+) -> list[int]:
+    """Queue a training of some types for the worker; returns the TrainingLog ids (the run ids).
 
     The locks are taken here, before returning, so a caller learns at once (TrainingLocked, 409) that
-    a type is busy. Training itself runs in a background thread of this process.
+    a type is busy. The training itself is a task (``recommendations.tasks.train``) that the worker runs.
     """
+    from recommendations import tasks
+
     types = [ContentType(value) for value in dict.fromkeys(content_types)]
     logs: list[TrainingLog] = []
     try:
         for content_type in types:
             logs.append(acquire_training(content_type, triggered_by=triggered_by))
     except TrainingLocked:
-        TrainingLog.objects.filter(id__in=[log.id for log in logs]).update(
-            status=TrainingStatus.FAILED, finished_at=timezone.now(), error="not started: another type was locked"
-        )
+        _fail_unstarted(logs, "not started: another type was locked")
         raise
-    for content_type, log in zip(types, logs, strict=True):
-        threading.Thread(
-            target=_run_in_background, args=(content_type, log), name=f"train-{content_type.value}", daemon=True
-        ).start()
+    queued = 0
+    try:
+        for log in logs:
+            tasks.train.enqueue(log_id=log.id, force=force, email_on_failure=email_on_failure)
+            queued += 1
+    except (OperationalError, InterfaceError):
+        _fail_unstarted(logs[queued:], "not started: the task queue could not be written")
+        raise
     return [log.id for log in logs]
+
+
+def _fail_unstarted(logs: Sequence[TrainingLog], error: str) -> None:
+    TrainingLog.objects.filter(id__in=[log.id for log in logs], status=TrainingStatus.RUNNING).update(
+        status=TrainingStatus.FAILED, finished_at=timezone.now(), error=error
+    )
 
 
 def notify_admins_of_failure(message: str) -> None:

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Cron entry point: retrain every content type (skipping unchanged data), append to a rotating log,
-# exit non-zero when any type failed (cron then mails its output too, if MAILTO is set).
+# Cron entry point: queue a training of every content type for the worker (`manage.py run_worker`, which
+# skips unchanged data), append to a rotating log, exit non-zero when a type could not be queued (its
+# training still running, the database down; cron then mails its output too, if MAILTO is set). How each
+# run ends is on its training log (the admin, GET /v1/recommendations/train/models/<id>/) and in the
+# worker's log; with RETRAIN_EMAIL=1 the worker mails settings.ADMINS when one fails.
 #
 #   MUSICBUD_ENV_FILE  file of KEY=value lines (the deployment's settings); the settings read it themselves
 #                      (python-dotenv; the real environment wins), so it must exist when named
 #   RETRAIN_LOG        log file (default <repo>/.data/logs/retrain.log), rotated at RETRAIN_LOG_MAX_BYTES
 #                      (default 10 MiB), keeping RETRAIN_LOG_KEEP old files (default 5)
-#   RETRAIN_EMAIL=1    also mail settings.ADMINS on failure (Django's email settings)
+#   RETRAIN_EMAIL=1    the worker mails settings.ADMINS when a run fails (Django's email settings)
 #   PYTHON             interpreter (default <repo>/.venv/bin/python)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,7 +33,7 @@ if [[ -f $LOG ]] && (( $(stat -c %s "$LOG") >= MAX_BYTES )); then
   mv -f "$LOG" "$LOG.1"
 fi
 
-args=(manage.py train_recommendations --type all --triggered-by cron)
+args=(manage.py train_recommendations --type all --triggered-by cron --async)
 [[ ${RETRAIN_EMAIL:-0} == 1 ]] && args+=(--email-on-failure)
 
 rc=0
@@ -40,6 +43,6 @@ rc=0
   echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) retrain end (exit $rc)"
 } >>"$LOG" 2>&1
 if (( rc != 0 )); then
-  echo "retraining failed (exit $rc); see $LOG" >&2
+  echo "retraining not queued (exit $rc); see $LOG" >&2
 fi
 exit "$rc"

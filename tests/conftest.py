@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,40 @@ def shared_data() -> Path:
     return root
 
 
+@pytest.fixture
+def start_worker(
+    transactional_db: None, postgres_settings: None, settings: Any, tmp_path: Path
+) -> Iterator[Callable[..., Any]]:
+    """Starts real workers (``manage.py run_worker`` subprocesses) on this test's database; stops them after.
+
+    The test's own process queues into the database from then on (TASKS' database backend), as the web process
+    does. A worker reads its settings from the environment: the model folder and the engine overrides this
+    test set when it starts, the rest from ``env``. PostgreSQL only (the test database is a file-less SQLite
+    otherwise, which no other process can open).
+    """
+    from tests.reliability.support import WorkerProcess, database_url
+
+    settings.TASKS = {**settings.TASKS, "default": {**settings.TASKS["default"], "BACKEND": DATABASE_TASKS}}
+    workers: list[WorkerProcess] = []
+
+    def start(**env: str) -> WorkerProcess:
+        defaults = {
+            "DATABASE_URL": database_url(connections["default"].settings_dict),
+            "REDIS_URL": os.environ.get("REDIS_URL"),
+            "MODEL_DIR": str(settings.MODEL_DIR),
+            "RECOMMENDATIONS_ENGINE": json.dumps(settings.RECOMMENDATIONS_ENGINE),
+        }
+        worker = WorkerProcess(tmp_path, **{**defaults, **env})
+        workers.append(worker)
+        worker.start()
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+DATABASE_TASKS = "django_tasks_db.DatabaseBackend"
 SPARK_MASTER = "local[2]"
 
 

@@ -91,6 +91,8 @@ def test_a_short_secret_key_is_refused() -> None:
             },
             "MUSICBUD_JWT_SIGNING_KEY must differ from SECRET_KEY",
         ),
+        ({"TASKS_BACKEND": "celery"}, "TASKS_BACKEND='celery' must be one of database, immediate"),
+        ({"TRAINING_HEARTBEAT_S": "20"}, "TRAINING_STALE_AFTER_S must be at least 3 heartbeats"),
     ],
 )
 def test_a_bad_value_is_refused_with_a_message_naming_it(env: dict[str, str], message: str) -> None:

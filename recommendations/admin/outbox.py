@@ -1,16 +1,14 @@
-"""The interaction outbox: accepted feedback the store has not taken yet, and draining it."""
+"""The interaction outbox: accepted feedback the store has not taken yet, and a drain of it queued for the worker."""
 
 from __future__ import annotations
 
-from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from musicbud.admin_base import ReadOnlyAdmin
-from recommendations import caching
+from recommendations import tasks
 from recommendations.models import PendingInteraction
-from recommendations.outbox import drain_pending
 
 
 @admin.register(PendingInteraction)
@@ -32,16 +30,13 @@ class PendingInteractionAdmin(ReadOnlyAdmin):
     ordering = ("id",)
     actions = ["drain_outbox"]
 
-    @admin.action(description="Drain the outbox now (every user's changes, in order)")
+    @admin.action(description="Drain the outbox now (every user's changes, in order, by the worker)")
     def drain_outbox(self, request: HttpRequest, queryset: QuerySet[PendingInteraction]) -> None:
-        summary = drain_pending()
-        note = ""
-        try:
-            async_to_sync(caching.invalidate_users)(summary.changed_users)
-        except caching.InvalidationPending:
-            note = " The cache did not answer: the users' cached pages are invalidated when it does (retried)."
-        level = messages.WARNING if summary.store_unavailable or note else messages.SUCCESS
-        note += " The interaction store is unavailable." if summary.store_unavailable else ""
+        # Queued, not run here: a store that is slow or starting must not hold an admin request (the worker waits).
+        result = tasks.drain_all.enqueue()
         self.message_user(
-            request, f"Applied {summary.applied}, dropped {summary.dropped}; {summary.pending} pending.{note}", level
+            request,
+            f"A drain of every user's changes is queued for the worker (task {result.id}); "
+            "reload this page to see what is left.",
+            messages.SUCCESS,
         )

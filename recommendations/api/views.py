@@ -190,7 +190,7 @@ class TrainModelsApi(ApiView):
         responses={202: s.TrainResponseSerializer, **error_responses(400, 403, 409, 503)},
     )
     async def post(self, request: Request) -> Response:
-        """Start training of some or all types in the background; returns the run ids (staff only)."""
+        """Queue a training of some or all types for the worker; returns the run ids (staff only)."""
         serializer = s.TrainRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         run_ids = await sync_to_async(training.start_training_run)(

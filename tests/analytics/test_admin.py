@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-import types
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -174,60 +173,64 @@ def test_training_logs_show_status_duration_metrics_and_error(admin_client: Clie
 
 
 @pytest.fixture
-def training_module(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Stands in for recommendations.training (a colleague's module that runs real training)."""
-    calls: list[dict[str, Any]] = []
+def queued_trainings(settings: Any) -> Callable[[], list[tuple[Any, ...]]]:
+    """Tasks go to the database queue (no worker runs here): what a start queued is read back from it.
 
-    def start_training_run(*, content_types: list[str], triggered_by: str) -> list[int]:
-        calls.append({"content_types": content_types, "triggered_by": triggered_by})
-        return [101, 102][: len(content_types)]
+    Returns (content type, status, triggered by, heartbeat) per queued training task: the worker's side is tested in
+    tests/api/test_training_api.py and tests/reliability/test_worker_killed.py."""
+    from django_tasks_db.models import DBTaskResult
 
-    module = types.ModuleType("recommendations.training")
-    module.start_training_run = start_training_run  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "recommendations.training", module)
-    return calls
+    from tests.conftest import DATABASE_TASKS
+
+    settings.TASKS = {**settings.TASKS, "default": {**settings.TASKS["default"], "BACKEND": DATABASE_TASKS}}
+
+    def queued() -> list[tuple[Any, ...]]:
+        tasks = DBTaskResult.objects.filter(task_path="recommendations.tasks.train").order_by("enqueued_at")
+        log_ids = [task.args_kwargs["kwargs"]["log_id"] for task in tasks]
+        logs = TrainingLog.objects.in_bulk(log_ids)
+        return [(logs[i].content_type, logs[i].status, logs[i].triggered_by, logs[i].heartbeat_at) for i in log_ids]
+
+    return queued
 
 
-def test_the_admin_action_starts_training_of_the_selected_content_types(
-    admin_client: Client, seeded: None, training_module: list[dict[str, Any]]
+def test_the_admin_action_queues_training_of_the_selected_content_types(
+    admin_client: Client, seeded: None, queued_trainings: Callable[[], list[Any]]
 ) -> None:
     ids = list(TrainingLog.objects.values_list("pk", flat=True))
 
     response = admin_client.post(TRAINING, {"action": "retrain_content_types", "_selected_action": ids}, follow=True)
 
-    admin_id = User.objects.get(username="admin").pk
-    assert training_module == [{"content_types": ["anime", "movies"], "triggered_by": f"admin:{admin_id}"}]
-    assert "Started training of anime, movies (log ids [101, 102])" in response.content.decode()
+    admin = f"admin:{User.objects.get(username='admin').pk}"
+    assert queued_trainings() == [("anime", "running", admin, None), ("movies", "running", admin, None)]
+    run_ids = list(TrainingLog.objects.filter(status="running").order_by("content_type").values_list("pk", flat=True))
+    assert f"Started training of anime, movies (log ids {run_ids})" in response.content.decode()
 
 
-def test_the_start_page_starts_training_without_any_previous_run(
-    admin_client: Client, training_module: list[dict[str, Any]]
+def test_the_start_page_queues_a_training_without_any_previous_run(
+    admin_client: Client, queued_trainings: Callable[[], list[Any]]
 ) -> None:
     assert admin_client.get(START).status_code == 200
 
     response = admin_client.post(START, {"content_types": ["manga"]}, follow=True)
 
-    admin_id = User.objects.get(username="admin").pk
-    assert training_module == [{"content_types": ["manga"], "triggered_by": f"admin:{admin_id}"}]
+    admin = f"admin:{User.objects.get(username='admin').pk}"
+    assert queued_trainings() == [("manga", "running", admin, None)]
     assert response.redirect_chain[-1][0] == TRAINING
 
 
 def test_a_refused_start_is_an_admin_error_message(
-    admin_client: Client, seeded: None, monkeypatch: pytest.MonkeyPatch
+    admin_client: Client, seeded: None, queued_trainings: Callable[[], list[Any]]
 ) -> None:
-    from recommendations.training import TrainingLocked
+    from recommendations.domain import ContentType
+    from recommendations.training import acquire_training
 
-    def start_training_run(*, content_types: list[str], triggered_by: str) -> list[int]:
-        raise TrainingLocked(content_type=content_types[0])
-
-    module = types.ModuleType("recommendations.training")
-    module.start_training_run = start_training_run  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "recommendations.training", module)
+    acquire_training(ContentType.MOVIES, triggered_by="cli")
 
     response = admin_client.post(START, {"content_types": ["movies"]}, follow=True)
 
     assert response.status_code == 200
     assert "Training not started" in response.content.decode()
+    assert queued_trainings() == []
 
 
 def test_metrics_rows_can_be_recomputed_from_the_admin(admin_client: Client, seeded: None) -> None:

@@ -126,7 +126,7 @@ async def test_a_change_applied_again_after_a_crash_leaves_the_same_state(
     assert await graph_state() == {item for item in applied if item[0] != "tt0000001"}
 
 
-async def test_the_web_process_drain_applies_what_waits_and_drops_the_users_cached_pages(
+async def test_the_workers_periodic_pass_applies_what_waits_and_drops_the_users_cached_pages(
     api: Api, graph_store: dict[str, Any], settings: Any
 ) -> None:
     await point_graph_at(settings, UNREACHABLE)
@@ -134,15 +134,11 @@ async def test_the_web_process_drain_applies_what_waits_and_drops_the_users_cach
     await point_graph_at(settings, graph_store)
     generation = caching.user_generation_key(SEEDED_USER_ID)
     (before,), _ = await cache.read([generation])
-    settings.OUTBOX_DRAIN_INTERVAL_S = 0.05
-    drainer = asyncio.create_task(outbox.run_drainer())
-    try:
-        for _ in range(100):
-            if not await PendingInteraction.objects.aexists():
-                break
-            await asyncio.sleep(0.05)
-    finally:
-        drainer.cancel()
+
+    summary = await sync_to_async(outbox.drain_pass)()
+
+    assert (summary.applied, summary.pending, summary.changed_users) == (1, 0, [SEEDED_USER_ID])
+    assert not await PendingInteraction.objects.aexists()
     assert ("tt0000004", InteractionKind.LIKED, None) in await graph_state()
     (after,), _ = await cache.read([generation])
     assert after is not None
@@ -166,3 +162,87 @@ async def test_a_user_being_drained_elsewhere_is_skipped_not_waited_for(api: Api
         await other.close()
     assert (await sync_to_async(outbox.drain_user)(SEEDED_USER_ID)).applied == 1
     assert ("tt0000002", InteractionKind.LIKED, None) in await graph_state()
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_an_events_request_only_queues_and_the_worker_applies_the_change_and_drops_the_pages(
+    api: Api, start_worker: Any
+) -> None:
+    store = get_interaction_store()
+    seen = set((await store.auser_history(ContentType.MOVIES, SEEDED_USER_ID)).item_ids.tolist())
+    catalog = await sync_to_async(store.catalog)(ContentType.MOVIES)
+    new_item = next(item.item_id for item in catalog if item.item_id not in seen)
+    generation = caching.user_generation_key(SEEDED_USER_ID)
+    (before,), _ = await cache.read([generation])
+
+    like = {"client_event_id": str(uuid.uuid4()), "content_type": "movies", "item_id": new_item, "event": "like"}
+    response = await api.post(EVENTS, like)
+
+    # No worker yet: the request stored the event and queued its change, and applied nothing.
+    assert response.status_code == 201
+    assert response.json()["pending"] == 1
+    assert await PendingInteraction.objects.filter(user_id=SEEDED_USER_ID).acount() == 1
+    assert new_item not in (await store.auser_history(ContentType.MOVIES, SEEDED_USER_ID)).item_ids.tolist()
+
+    await sync_to_async(start_worker)()
+    deadline = asyncio.get_running_loop().time() + 30
+    while await PendingInteraction.objects.aexists():
+        assert asyncio.get_running_loop().time() < deadline, "the worker did not drain the outbox within 30 s"
+        await asyncio.sleep(0.2)
+    history = await store.auser_history(ContentType.MOVIES, SEEDED_USER_ID)
+    assert (new_item, InteractionKind.LIKED) in set(zip(history.item_ids.tolist(), history.kinds.tolist(), strict=True))
+    (after,), _ = await cache.read([generation])
+    assert after is not None
+    assert after != before
+
+
+@pytest.mark.usefixtures("postgres_settings")
+def test_the_admins_drain_action_queues_a_drain_for_the_worker_and_applies_nothing_itself(
+    admin_client: Any, transactional_db: None, settings: Any
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from tests.conftest import DATABASE_TASKS
+
+    settings.TASKS = {**settings.TASKS, "default": {**settings.TASKS["default"], "BACKEND": DATABASE_TASKS}}
+    PendingInteraction.objects.create(
+        user_id=SEEDED_USER_ID, content_type="movies", item_id="tt0000001", kind=1, timestamp=1
+    )
+    pending = list(PendingInteraction.objects.values_list("id", flat=True))
+
+    response = admin_client.post(
+        "/admin/recommendations/pendinginteraction/",
+        {"action": "drain_outbox", "_selected_action": pending},
+        follow=True,
+    )
+
+    (queued,) = DBTaskResult.objects.all()
+    assert (queued.task_path, queued.status) == ("recommendations.tasks.drain_all", "READY")
+    assert f"queued for the worker (task {queued.id})" in response.content.decode()
+    assert list(PendingInteraction.objects.values_list("id", flat=True)) == pending
+
+
+@pytest.mark.usefixtures("seeded", "models")
+async def test_with_a_cache_of_its_own_the_web_process_caches_no_page_until_the_worker_applied_the_like(
+    api: Api, start_worker: Any, settings: Any
+) -> None:
+    settings.REDIS_URL = None  # the embedded default: a cache the worker's invalidation cannot reach
+    liked = (await api.get("/v1/recommendations/anime/", limit=5)).json()["items"][0]["item_id"]
+    assert (await api.get("/v1/recommendations/anime/", limit=5)).headers["X-Cache"] == "hit"
+
+    like = {"client_event_id": str(uuid.uuid4()), "content_type": "anime", "item_id": liked, "event": "like"}
+    assert (await api.post(EVENTS, like)).json()["pending"] == 1
+    # Not applied yet (no worker): computed each time, never cached with the like missing.
+    for _ in range(2):
+        waiting = await api.get("/v1/recommendations/anime/", limit=5)
+        assert waiting.headers["X-Cache"] == "miss"
+
+    await sync_to_async(start_worker)()
+    deadline = asyncio.get_running_loop().time() + 30
+    while await PendingInteraction.objects.aexists():
+        assert asyncio.get_running_loop().time() < deadline, "the worker did not drain the outbox within 30 s"
+        await asyncio.sleep(0.2)
+    after = await api.get("/v1/recommendations/anime/", limit=5)
+    assert after.headers["X-Cache"] == "miss"
+    assert liked not in [item["item_id"] for item in after.json()["items"]]
+    assert (await api.get("/v1/recommendations/anime/", limit=5)).headers["X-Cache"] == "hit"

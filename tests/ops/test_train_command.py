@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -147,16 +149,46 @@ def _database_url() -> str:
     return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("postgres_settings")
-def test_the_cron_script_retrains_end_to_end_and_logs_to_its_file(engine: Path, tmp_path: Path) -> None:
+def wait_until_finished(run_ids: list[int], timeout_s: float = 120) -> None:
+    """Bounded: FAILS the test if a run is still running after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while TrainingLog.objects.filter(id__in=run_ids, status="running").exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"runs {run_ids} still running after {timeout_s} s")
+        time.sleep(0.3)
+
+
+def test_async_queues_each_type_for_the_worker_which_trains_it(
+    engine: Path, start_worker: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(ContentType.MANGA, ContentType.ANIME)
+    held = acquire_training(ContentType.MOVIES, triggered_by="other-process")
+
+    with pytest.raises(CommandError, match="training not queued for movies: training_in_progress"):
+        call_command("train_recommendations", "--type", "all", "--async", "--triggered-by", "cron")
+
+    out = capsys.readouterr().out
+    queued = list(TrainingLog.objects.exclude(id=held.id).order_by("content_type"))
+    assert [(log.content_type, log.status, log.heartbeat_at) for log in queued] == [
+        ("anime", "running", None), ("manga", "running", None),
+    ]  # fmt: skip
+    assert f"[manga] queued for the worker (training log #{queued[1].id})" in out
+    start_worker()
+    wait_until_finished([log.id for log in queued])
+    assert sorted(TrainingLog.objects.exclude(id=held.id).values_list("content_type", "status", "triggered_by")) == [
+        ("anime", "succeeded", "cron"), ("manga", "succeeded", "cron"),
+    ]  # fmt: skip
+
+
+def test_the_cron_script_queues_every_type_and_logs_to_its_file(
+    engine: Path, tmp_path: Path, start_worker: Callable[..., Any]
+) -> None:
     seed()
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),  # the test database, where the seeded rows are committed
+        "TASKS_BACKEND": "database",
         "RECOMMENDATIONS_SOURCE": "database",
-        "MODEL_DIR": str(engine),
-        "RECOMMENDATIONS_ENGINE": '{"no_components": 8, "epochs": 3, "num_threads": 1}',
         "RETRAIN_LOG": str(tmp_path / "logs" / "retrain.log"),
         "PYTHON": sys.executable,
         "DEBUG": "true",
@@ -167,23 +199,21 @@ def test_the_cron_script_retrains_end_to_end_and_logs_to_its_file(engine: Path, 
     assert first.returncode == 0, first.stderr
     log_text = (tmp_path / "logs" / "retrain.log").read_text()
     assert "retrain start" in log_text
+    assert "[anime] queued for the worker" in log_text
     assert "retrain end (exit 0)" in log_text
+    start_worker()
+    wait_until_finished(list(TrainingLog.objects.values_list("id", flat=True)))
     assert sorted(TrainingLog.objects.values_list("content_type", "status", "triggered_by")) == [
         ("anime", "succeeded", "cron"), ("manga", "succeeded", "cron"), ("movies", "succeeded", "cron"),
     ]  # fmt: skip
 
-    # A failing run (no data for a type) exits non-zero and says where the log is.
-    env["RECOMMENDATIONS_SOURCE"] = "database"
-    env["DATABASE_URL"] = _database_url()
-    get_interaction_store()  # same store; empty a type by deleting its rows through the ORM
-    from recommendations.models import Interaction
-
-    Interaction.objects.filter(content_type="movies").delete()
+    # A type that cannot be queued (its training still running) exits non-zero and says where the log is.
+    acquire_training(ContentType.MOVIES, triggered_by="other-process")
     second = subprocess.run(
         [str(REPO / "scripts/retrain_models.sh")], env=env, capture_output=True, text=True, check=False
     )
     assert second.returncode != 0
-    assert "retraining failed" in second.stderr
+    assert "retraining not queued" in second.stderr
     assert "exit 1" in (tmp_path / "logs" / "retrain.log").read_text()
 
 

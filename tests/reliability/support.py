@@ -115,6 +115,8 @@ class LiveServer:
             SECURE_SSL_REDIRECT="false",
             THROTTLE_RATE_USER="1000000/minute",
             LOG_LEVEL="WARNING",
+            # As deployed: the server queues background work; a test that needs it run starts a worker.
+            TASKS_BACKEND="database",
             **env,
         )
         self._process: subprocess.Popen[bytes] | None = None
@@ -163,6 +165,64 @@ class LiveServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+WORKER_STARTED = "worker started"  # what recommendations.worker logs once its threads run
+
+
+class WorkerProcess:
+    """``manage.py run_worker`` as a real subprocess (its own log file), stopped with SIGTERM or killed with SIGKILL."""
+
+    def __init__(self, log_dir: Path, **env: str | None) -> None:
+        self.log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
+        self.env = process_env(TASKS_BACKEND="database", LOG_LEVEL="INFO", **env)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start it (again, after a kill: the same log file) and wait until it says it started."""
+        starts = self.log_text().count(WORKER_STARTED)
+        log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            [sys.executable, str(REPO / "manage.py"), "run_worker"],
+            env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + 60
+        while self.log_text().count(WORKER_STARTED) == starts:
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"the worker did not start:\n{self.log_text()[-3000:]}")
+            time.sleep(0.1)
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "the worker is not running"
+        return self._process.pid
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no handler runs, as when the machine or the OOM killer stops it."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(timeout=15)
+            self._process = None
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=15)
+        self._process = None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
 @contextmanager
 def live_server(log_dir: Path, **env: str | None) -> Iterator[LiveServer]:
     server = LiveServer(log_dir, **env)
@@ -171,6 +231,17 @@ def live_server(log_dir: Path, **env: str | None) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def live_worker(log_dir: Path, **env: str | None) -> Iterator[WorkerProcess]:
+    """A worker on a live server's settings (``env``): what the server queues is run."""
+    worker = WorkerProcess(log_dir, **env)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
 
 
 def _run_script(args: list[str], env: Mapping[str, str], timeout: float = 240) -> None:

@@ -34,6 +34,7 @@ from tests.reliability.support import (
     bearer,
     database_url,
     live_server,
+    live_worker,
     manage,
     process_env,
     record_figure,
@@ -209,6 +210,7 @@ def test_feedback_accepted_during_an_outage_reaches_the_restarted_graph_without_
 
     with (
         live_server(tmp_path, **env) as server,
+        live_worker(tmp_path, **env),
         httpx.Client(base_url=server.url, headers=bearer(OUTBOX_USER), timeout=30) as http,
     ):
         neo4j_instance.stop()
@@ -223,7 +225,7 @@ def test_feedback_accepted_during_an_outage_reaches_the_restarted_graph_without_
 
         restarted = time.monotonic()
         neo4j_instance.start()
-        # No client retries and no command: the web process's own drain applies the queue.
+        # No client retries and no command: the worker's drains (its tasks, its periodic pass) apply the queue.
         deadline = time.monotonic() + 120
         while PendingInteraction.objects.exists() and time.monotonic() < deadline:
             time.sleep(0.5)

@@ -25,7 +25,15 @@ from django.db import connection
 from recommendations.data.seeding import generate_content
 from recommendations.domain import ContentType
 from tests.api.conftest import API_SPEC, FAST_ENGINE, SEEDED_USER_ID, make_user
-from tests.reliability.support import REPO, VENV_BIN, database_url, live_server, mint_access_token, record_figure
+from tests.reliability.support import (
+    REPO,
+    VENV_BIN,
+    database_url,
+    live_server,
+    live_worker,
+    mint_access_token,
+    record_figure,
+)
 
 # Per operation and phase: 34 operations x 2 roles stay within ~4 minutes here (the coverage phase adds its own
 # boundary cases on top).
@@ -79,11 +87,12 @@ def test_every_check_passes_on_every_operation(role: str, trained_model_dir: Pat
     model_dir = tmp_path / "models"  # staff trains: never into the session's shared models
     shutil.copytree(trained_model_dir, model_dir)
     report_path = tmp_path / "schemathesis.json"
-    with live_server(
-        tmp_path, DATABASE_URL=database_url(connection.settings_dict), RECOMMENDATIONS_SOURCE="database",
-        MODEL_DIR=str(model_dir), RECOMMENDATIONS_ENGINE=json.dumps(FAST_ENGINE),
-        THROTTLE_RATE_ADDRESS="1000000/minute",
-    ) as server:  # fmt: skip
+    env = {
+        "DATABASE_URL": database_url(connection.settings_dict), "RECOMMENDATIONS_SOURCE": "database",
+        "MODEL_DIR": str(model_dir), "RECOMMENDATIONS_ENGINE": json.dumps(FAST_ENGINE),
+        "THROTTLE_RATE_ADDRESS": "1000000/minute",
+    }  # fmt: skip
+    with live_server(tmp_path, **env) as server, live_worker(tmp_path, **env):
         done = run_schemathesis(server.url, mint_access_token(SEEDED_USER_ID, staff=staff), report_path)
         server_log = server.log_text()
 

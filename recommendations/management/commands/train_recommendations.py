@@ -1,4 +1,8 @@
-"""Train the recommendation models: the command operators and cron run."""
+"""Train the recommendation models: the command operators and cron run.
+
+By default the training runs here, in this process (an operator watching it); with ``--async`` it is queued
+for the worker (``manage.py run_worker``), as the API and the admin do: cron (scripts/retrain_models.sh) uses it.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from tqdm import tqdm
 from musicbud.errors import MusicBudError
 from recommendations.domain import ContentType
 from recommendations.engine.train import EpochCallback
-from recommendations.training import notify_admins_of_failure, train_content_type
+from recommendations.training import notify_admins_of_failure, start_training_run, train_content_type
 
 
 class Command(BaseCommand):
@@ -37,9 +41,18 @@ class Command(BaseCommand):
             action="store_true",
             help="mail settings.ADMINS when a type fails, for cron (default: off)",
         )
+        parser.add_argument(
+            "--async",
+            action="store_true",
+            dest="queue",
+            help="queue the trainings for the worker (manage.py run_worker) and return; the run ids are printed",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         types = list(ContentType) if options["type"] == "all" else [ContentType(options["type"])]
+        if options["queue"]:
+            self.queue(types, options)
+            return
         failures: list[str] = []
         for content_type in types:
 
@@ -65,6 +78,25 @@ class Command(BaseCommand):
             if options["email_on_failure"]:
                 notify_admins_of_failure(message)
             raise CommandError(message)
+
+    def queue(self, types: list[ContentType], options: dict[str, Any]) -> None:
+        """One queued run per type: a locked type is reported (and fails the command) without holding back the rest."""
+        refused: list[str] = []
+        for content_type in types:
+            try:
+                (run_id,) = start_training_run(
+                    content_types=[content_type.value],
+                    triggered_by=options["triggered_by"],
+                    force=options["force"],
+                    email_on_failure=options["email_on_failure"],
+                )
+            except MusicBudError as exc:
+                refused.append(f"{content_type.value}: {exc.code}: {exc}")
+                self.stderr.write(f"[{content_type.value}] not queued: {exc}")
+                continue
+            self.stdout.write(f"[{content_type.value}] queued for the worker (training log #{run_id})")
+        if refused:
+            raise CommandError("training not queued for " + "; ".join(refused))
 
     @contextmanager
     def epoch_progress(self, content_type: ContentType) -> Iterator[EpochCallback]:
