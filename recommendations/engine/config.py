@@ -20,7 +20,7 @@ from .errors import InvalidConfig
 LOSSES = ("warp", "bpr", "warp-kos")
 # The models training can serve (engine/candidates.py). Popularity is always computed; it is the
 # baseline every other candidate must beat on the validation split, and what cold users get.
-MODELS = ("popularity", "ease", "als", "lightfm", "spark_als")
+MODELS = ("popularity", "ease", "rp3beta", "als", "lightfm", "spark_als")
 # What a type trained on Spark (RECOMMENDATIONS_TRAINER=spark) may serve: the fits there scale out.
 SPARK_MODELS = ("popularity", "spark_als")
 # A pin under this key applies to every content type without a pin of its own.
@@ -107,7 +107,9 @@ class EngineConfig:
     # The candidates selection tries, in this order within the budget (popularity always runs): the
     # usual winner first. EASE beat both others on every split of docs/benchmarks.md; ALS beat LightFM
     # by 20% on the anime sample and was within run-to-run noise of it on ML-100K.
-    candidates: tuple[str, ...] = ("ease", "als", "lightfm")
+    # RP3beta comes first: it costs seconds at any catalog size, and EASE blends with it (its tail model
+    # when the catalog is too big for a whole EASE).
+    candidates: tuple[str, ...] = ("rp3beta", "ease", "als", "lightfm")
     # Wall-clock seconds for the whole training of a type: the validation fits and their scoring AND the
     # refit of the winner on all data (engine/budget.py). A grid point whose estimated validation fit
     # plus refit no longer fits is skipped, with the reason logged and recorded. What 60 s buys on the
@@ -160,6 +162,24 @@ class EngineConfig:
     # score = z(EASE) + blend * z(log popularity), z = standardised per user; chosen on validation.
     popularity_blends: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0)
 
+    # Grids follow the evidence: when the best point of a grid is at its edge (EASE lambda, ALS factors
+    # and regularisation, RP3beta beta, the EASE + RP3beta blend weight) selection tries one step beyond
+    # it (x2 or /2), again while the new point wins and the budget allows, at most this many steps.
+    grid_extensions: int = 3
+    # EASE + RP3beta: score = EASE / its scale + w * RP3beta / its scale (each scale the mean row L1 of
+    # its weights), w from this grid on validation. When the catalog is too big for a whole EASE within
+    # the budget, EASE runs over the most interacted items it can afford and RP3beta scores the tail.
+    item_item_blends: tuple[float, ...] = (0.5, 1.0, 2.0)
+    # Fewer warm items than this and a partial EASE is not worth it (a whole RP3beta covers them).
+    ease_min_head_items: int = 1000
+
+    # --- RP3beta (engine/neighbourhood.py): a sparse random-walk item-item model, any catalog size ---
+    rp3beta_alphas: tuple[float, ...] = (1.0, 0.75)
+    rp3beta_betas: tuple[float, ...] = (0.3, 0.5, 0.15)
+    rp3beta_neighbours: int = 200
+    # Similar items of every served model (popularity included): cosine of co-occurrence, this many per item.
+    similar_neighbours: int = 50
+
     # --- implicit ALS (conjugate gradient), confidence = alpha * interaction weight ---
     als_factors: tuple[int, ...] = (32, 64)
     als_regularizations: tuple[float, ...] = (1.0, 10.0)
@@ -210,16 +230,18 @@ class EngineConfig:
         positive = (
             "no_components", "epochs", "learning_rate", "max_sampled", "num_threads", "ease_max_items",
             "min_validation_users", "ease_neighbours", "ease_min_neighbours", "als_iterations",
-            "max_validation_users",
+            "max_validation_users", "rp3beta_neighbours", "similar_neighbours", "ease_min_head_items",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:
                 raise InvalidConfig(f"{name} must be > 0")
         for name in ("popularity_windows_days", "ease_lambda_scales", "als_factors", "als_regularizations",
-                     "als_alphas", "spark_als_regularizations"):  # fmt: skip
+                     "als_alphas", "spark_als_regularizations", "rp3beta_alphas", "item_item_blends"):  # fmt: skip
             if not getattr(self, name) or min(getattr(self, name)) <= 0:
                 raise InvalidConfig(f"{name} must be a non-empty list of numbers > 0")
-        for name in ("history_half_lives_days", "popularity_blends"):
+        if self.grid_extensions < 0:
+            raise InvalidConfig("grid_extensions must be >= 0")
+        for name in ("history_half_lives_days", "popularity_blends", "rp3beta_betas"):
             if not getattr(self, name) or min(getattr(self, name)) < 0:
                 raise InvalidConfig(f"{name} must be a non-empty list of numbers >= 0")
         for name in ("validation_time_fraction", "validation_random_fraction"):
