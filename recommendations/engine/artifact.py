@@ -44,7 +44,8 @@ logger = logging.getLogger(__name__)
 # 2: model kinds, per-pair timestamps of the seen matrix. Format-1 folders (factor models without
 # timestamps) still load: nothing in them is missing for the factor kind.
 # 3: factor models (popularity included) keep an item-kNN of co-occurrence (``similar``), so similar
-# items, reasons and diversity mean something whatever model is served. Format-1 and 2 folders still
+# items, reasons and diversity mean something whatever model is served; a factor model blended with
+# item-item weights (ALS + RP3beta) also has the neighbour arrays. Format-1 and 2 folders still
 # load, without it (similar items then come from the embeddings, as they did).
 FORMAT_VERSION = 3
 READABLE_FORMATS = (1, 2, 3)
@@ -61,13 +62,15 @@ NEIGHBOUR_ARRAYS = ("neighbour_indptr", "neighbour_indices", "neighbour_weights"
 SIMILAR_ARRAYS = ("similar_indptr", "similar_indices", "similar_weights")
 
 
-def array_names(format_version: int, kind: str) -> tuple[str, ...]:
+def array_names(format_version: int, kind: str, *, blended: bool = False) -> tuple[str, ...]:
     """The files a saved model of this format and kind consists of."""
     if format_version == 1:
         return ARRAY_NAMES
     if kind == ITEM_ITEM:
         return (*ARRAY_NAMES, "seen_timestamps", *NEIGHBOUR_ARRAYS)
-    return (*ARRAY_NAMES, "seen_timestamps", *(SIMILAR_ARRAYS if format_version >= 3 else ()))
+    if format_version < 3:
+        return (*ARRAY_NAMES, "seen_timestamps")
+    return (*ARRAY_NAMES, "seen_timestamps", *SIMILAR_ARRAYS, *(NEIGHBOUR_ARRAYS if blended else ()))
 
 
 # A crashed save leaves a hidden temporary folder; one this old cannot belong to a save still running.
@@ -213,7 +216,7 @@ class ModelArtifact:
             out["neighbour_indptr"] = self.neighbours.indptr
             out["neighbour_indices"] = self.neighbours.indices
             out["neighbour_weights"] = self.neighbours.weights
-        elif self.kind != ITEM_ITEM:
+        if self.kind != ITEM_ITEM:
             similar = self.similar or ItemNeighbours(
                 np.zeros(self.n_items + 1, dtype=np.int64), np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)
             )
@@ -372,17 +375,18 @@ def load_artifact(folder: Path | str) -> ModelArtifact:
     kind = meta.get("kind", FACTORS)
     if kind not in KINDS or (meta["format"] == 1 and kind != FACTORS):
         raise CorruptModel(f"{folder} is a model of unknown kind {kind!r}")
-    names = array_names(int(meta["format"]), kind)
+    names = array_names(int(meta["format"]), kind, blended=isinstance(meta.get("files"), dict)
+                        and "neighbour_indptr" in meta["files"])  # fmt: skip
     sizes = meta.get("files")
     if not isinstance(sizes, dict) or set(sizes) != set(names):
         raise CorruptModel(f"{folder}/{META} does not list the expected files")
     arrays = {name: _load_array(folder / f"{name}.npy", int(sizes[name])) for name in names}
     neighbours = similar = None
-    if kind == ITEM_ITEM:
+    if "neighbour_indptr" in arrays:
         neighbours = ItemNeighbours(
             arrays["neighbour_indptr"], arrays["neighbour_indices"], arrays["neighbour_weights"]
         )
-    elif "similar_indptr" in arrays:
+    if kind != ITEM_ITEM and "similar_indptr" in arrays:
         similar = ItemNeighbours(arrays["similar_indptr"], arrays["similar_indices"], arrays["similar_weights"])
     artifact = ModelArtifact(
         user_ids=arrays["user_ids"], item_ids=arrays["item_ids"], user_factors=arrays["user_factors"],
@@ -422,11 +426,10 @@ def check_consistent(artifact: ModelArtifact) -> None:
     stamps = artifact.seen.timestamps
     if stamps is not None and (stamps.shape != artifact.seen.indices.shape or stamps.dtype != np.int64):
         raise CorruptModel("seen_timestamps do not match seen_indices")
-    if artifact.kind == ITEM_ITEM:
+    if artifact.kind == ITEM_ITEM or artifact.neighbours is not None:
+        # A factor model may carry item-item weights it is blended with (ALS + RP3beta).
         _check_neighbours(artifact.neighbours, n_items)
-    elif artifact.neighbours is not None:
-        raise CorruptModel("a factor model has a neighbour matrix")
-    elif artifact.similar is not None:
+    if artifact.kind != ITEM_ITEM and artifact.similar is not None:
         _check_neighbours(artifact.similar, n_items, name="similar")
 
 

@@ -274,6 +274,7 @@ def fit_lightfm_candidates(
 
 
 def fit_als_candidate(ctx: Context, candidate: Candidate) -> ModelArtifact:
+    """implicit's ALS; with ``rp3beta_weight`` blended with RP3beta (z(ALS) + w z(RP3beta), per user)."""
     interactions = _positives(ctx)
     fitted = fit_als(
         sp.csr_matrix(interactions),
@@ -282,7 +283,19 @@ def fit_als_candidate(ctx: Context, candidate: Candidate) -> ModelArtifact:
         regularization=candidate.params["regularization"],
         alpha=candidate.params["alpha"],
     )
-    return _als_artifact(ctx, candidate, interactions, fitted)
+    artifact = _als_artifact(ctx, candidate, interactions, fitted)
+    if candidate.params.get("rp3beta_weight", 0.0) > 0:
+        artifact = with_item_item(artifact, rp3beta_weights(ctx, candidate.params))
+    return artifact
+
+
+def with_item_item(artifact: ModelArtifact, weights: sp.csr_matrix) -> ModelArtifact:
+    """A factor model carrying item-item weights to blend with (its scoring's ``rp3beta_weight``)."""
+    neighbours = ItemNeighbours(
+        indptr=weights.indptr.astype(np.int64), indices=weights.indices.astype(np.int32),
+        weights=weights.data.astype(np.float32),
+    )  # fmt: skip
+    return dataclasses.replace(artifact, neighbours=neighbours)
 
 
 def _als_artifact(ctx: Context, candidate: Candidate, interactions: sp.coo_matrix,
@@ -442,6 +455,8 @@ def _scoring(candidate: Candidate) -> dict[str, float]:
     return {
         "history_half_life_days": float(candidate.params.get("history_half_life_days", 0.0)),
         "popularity_blend": float(candidate.params.get("popularity_blend", 0.0)),
+        # A factor model's blend with the item-item weights it carries (an EASE blend is in its matrix).
+        "rp3beta_weight": float(candidate.params.get("rp3beta_weight", 0.0)),
     }
 
 

@@ -215,6 +215,16 @@ class Recommender:
         return self.artifact.metadata.get("model") == "popularity"
 
     @property
+    def factor_blend(self) -> float:
+        """A factor model blended with item-item weights (ALS + RP3beta): the item-item scores' weight.
+
+        Scores are z(factor scores) + w * z(history row x neighbours), each standardised per user.
+        """
+        if self.item_item or self.artifact.neighbours is None:
+            return 0.0
+        return float(self.artifact.metadata.get("scoring", {}).get("rp3beta_weight", 0.0))
+
+    @property
     def _cooccurrence(self) -> ItemNeighbours | None:
         """The item-kNN of co-occurrence a model without item vectors (popularity) uses for similar
         items, reasons and diversity; None for models that have their own (factors or neighbours)."""
@@ -276,6 +286,11 @@ class Recommender:
                 else:
                     user_vector = fold_in(art.item_factors, positives, weights[is_positive], art.fold_in_length)
                 scores = art.item_factors @ user_vector + art.item_biases
+                if self.factor_blend > 0.0:
+                    assert art.neighbours is not None
+                    columns, values = gather_rows(art.neighbours, positives, weights[is_positive])
+                    item_item = np.bincount(columns, weights=values, minlength=art.n_items).astype(np.float32)
+                    scores = standardised(scores) + self.factor_blend * standardised(item_item)
         scores[excluded] = -np.inf
         if allowed is not None:
             scores[~allowed] = -np.inf
@@ -532,6 +547,9 @@ class Recommender:
             return chunk
         factor_scores: FloatArray = art.user_factors[rows] @ art.item_factors.T
         factor_scores += art.item_biases
+        if self.factor_blend > 0.0:
+            item_item = np.asarray((self._history_matrix(rows) @ self._neighbour_matrix).toarray(), dtype=np.float32)
+            factor_scores = standardised(factor_scores, axis=1) + self.factor_blend * standardised(item_item, axis=1)
         return factor_scores
 
     def recommend_batch(
