@@ -184,7 +184,8 @@ class Budget:
         return Cost(self.scoring_s(model), refit_s)
 
     def rp3beta_fit(self, *, all_data: bool = False) -> float:
-        items = self.sizes.items if not all_data else max(self.sizes.items, self.sizes.warm_items_all)
+        """Over the warm items only (engine/neighbourhood.py leaves cold columns out)."""
+        items = self.sizes.warm_items_all if all_data else self.sizes.warm_items
         return RP3BETA_SECONDS_PER_ITEM_SQUARED * float(items) ** 2
 
     def rp3beta_fit_corrected(self) -> float:

@@ -107,11 +107,11 @@ class EngineConfig:
     # The candidates selection tries, in this order within the budget (popularity always runs): the
     # usual winner first. EASE beat both others on every split of docs/benchmarks.md; ALS beat LightFM
     # by 20% on the anime sample and was within run-to-run noise of it on ML-100K.
-    # Cheapest first, so an expensive fit cannot starve a cheap one: RP3beta costs seconds at any catalog
-    # size (and EASE blends with it), ALS fits in under a second per point on our dev sets, EASE's inverse
-    # grows as items^3 (Last.fm's 9.9k items: 20-35 s a fit under load; with EASE before ALS it left ALS
-    # no time to climb to the factors and regularisation Last.fm wants), LightFM is the slowest per point.
-    candidates: tuple[str, ...] = ("rp3beta", "als", "ease", "lightfm")
+    # RP3beta first: it costs seconds at any catalog size, and EASE and ALS blend with it. Then the usual
+    # winner: EASE may take at most half the time left (engine/selection.py EASE_SHARE; beyond it runs
+    # over the most interacted items), so ALS keeps room; with ALS before EASE the anime sample's EASE
+    # (its winner) was skipped under load.
+    candidates: tuple[str, ...] = ("rp3beta", "ease", "als", "lightfm")
     # Wall-clock seconds for the whole training of a type: the validation fits and their scoring AND the
     # refit of the winner on all data (engine/budget.py). A grid point whose estimated validation fit
     # plus refit no longer fits is skipped, with the reason logged and recorded. What 60 s buys on the

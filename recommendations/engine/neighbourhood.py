@@ -16,6 +16,9 @@ so memory stays at ``block x n_items`` floats whatever the catalog size (no n^2 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
@@ -50,8 +53,35 @@ def top_per_row(block: npt.NDArray[np.float32], n: int, offset: int, n_items: in
     return out
 
 
+def _on_warm_columns(build: Callable[[sp.csr_matrix], sp.csr_matrix], interactions: sp.csr_matrix) -> sp.csr_matrix:
+    """``build`` over the columns with a positive only, mapped back to every column.
+
+    A catalog's cold items (no positive: the anime sample's 7k of 12k) have no weights anyway, and the
+    blocks cost columns^2: the anime sample's RP3beta took 17 s over all columns under load.
+    """
+    x = sp.csr_matrix(interactions)
+    x.eliminate_zeros()
+    n_items = x.shape[1]
+    warm = np.flatnonzero(np.diff(x.tocsc().indptr) > 0)
+    if warm.shape[0] == n_items:
+        return build(x)
+    inner = sp.coo_matrix(build(sp.csr_matrix(x[:, warm])))
+    out = sp.csr_matrix((inner.data, (warm[inner.row], warm[inner.col])), shape=(n_items, n_items), dtype=np.float32)
+    out.sort_indices()
+    return out
+
+
 def rp3beta(interactions: sp.csr_matrix, *, alpha: float, beta: float, neighbours: int) -> sp.csr_matrix:
     """The RP3beta item x item weights (see the module docstring), ``neighbours`` per row, float32."""
+    return _on_warm_columns(partial(_rp3beta, alpha=alpha, beta=beta, neighbours=neighbours), interactions)
+
+
+def item_knn(interactions: sp.csr_matrix, *, neighbours: int) -> sp.csr_matrix:
+    """Cosine similarity of items' co-occurrence over binary positives, ``neighbours`` per row, float32."""
+    return _on_warm_columns(partial(_item_knn, neighbours=neighbours), interactions)
+
+
+def _rp3beta(interactions: sp.csr_matrix, *, alpha: float, beta: float, neighbours: int) -> sp.csr_matrix:
     x = sp.csr_matrix(interactions, dtype=np.float64)
     x.eliminate_zeros()
     n_items = x.shape[1]
@@ -76,8 +106,7 @@ def rp3beta(interactions: sp.csr_matrix, *, alpha: float, beta: float, neighbour
     return out
 
 
-def item_knn(interactions: sp.csr_matrix, *, neighbours: int) -> sp.csr_matrix:
-    """Cosine similarity of items' co-occurrence over binary positives, ``neighbours`` per row, float32."""
+def _item_knn(interactions: sp.csr_matrix, *, neighbours: int) -> sp.csr_matrix:
     x = sp.csr_matrix(interactions, dtype=np.float32)
     x.eliminate_zeros()
     x.data[:] = 1.0
