@@ -156,7 +156,7 @@ def test_history_fading_is_only_tried_on_data_with_timestamps() -> None:
 
 
 def test_a_grid_whose_best_point_is_at_its_edge_is_searched_past_it() -> None:
-    grid = [0.01, 0.02]
+    grid = [0.1, 0.2]  # both steps (x2, /2) past them are allowed
     selection = select_model(timed_clusters(), [], config(candidates=["ease"], ease_lambda_scales=grid))
     scales = {t.candidate.params["lambda_scale"] for t in selection.trials if t.candidate.model == "ease" and t.metrics}
     assert scales - set(grid), "the edge of the grid was not followed"
