@@ -401,8 +401,9 @@ def model_status() -> dict[str, ModelState]:
             continue
         meta = artifact.metadata
         counts = meta.get("counts")
+        # The same source the pages of this model say: a trained popularity model serves the popular list.
         status[content_type.value] = ModelState(
-            source=MODEL_SOURCE,
+            source=POPULARITY_SOURCE if meta.get("model") == "popularity" else MODEL_SOURCE,
             model_version=artifact.version,
             trained_at=meta.get("trained_at"),
             users=artifact.n_users,

@@ -125,7 +125,9 @@ def _recommended_item(item: Any) -> dict[str, Any]:
 class ModelStateSerializer(serializers.Serializer[Any]):
     # See RecommendationPageSerializer.source.
     source = serializers.ChoiceField(  # type: ignore[assignment]
-        choices=["model", "popularity"], help_text="model, or popularity while no model was trained"
+        choices=["model", "popularity"],
+        help_text="model, or popularity while no model was trained or when the trained model is popularity "
+        "(selection found nothing better; model_version and the metrics are then given)",
     )
     model_version = serializers.CharField(allow_null=True)
     trained_at = serializers.CharField(allow_null=True, required=False)
@@ -138,9 +140,9 @@ class ModelStateSerializer(serializers.Serializer[Any]):
     )
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
-        # A type on popularity says only that (its model fields would all be null).
+        # A type without a model says only that (its model fields would all be null).
         data = dict(super().to_representation(instance))
-        return data if data["source"] == "model" else {"source": data["source"], "model_version": None}
+        return data if data["model_version"] is not None else {"source": data["source"], "model_version": None}
 
 
 class ModelStatusSerializer(serializers.Serializer[Any]):
@@ -168,7 +170,10 @@ class AllRecommendationsSerializer(serializers.Serializer[Any]):
 
 
 class SimilarItemSerializer(CatalogItemSerializer):
-    similarity = serializers.FloatField(help_text="cosine similarity of the item embeddings")
+    similarity = serializers.FloatField(
+        help_text="how similar, by the served model: cosine of the item embeddings (factor models), the item-item "
+        "weight (EASE, RP3beta) or the cosine of co-occurrence (popularity)"
+    )
     rank = serializers.IntegerField()
 
 

@@ -43,8 +43,12 @@ logger = logging.getLogger(__name__)
 
 # 2: model kinds, per-pair timestamps of the seen matrix. Format-1 folders (factor models without
 # timestamps) still load: nothing in them is missing for the factor kind.
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
+# 3: factor models (popularity included) keep an item-kNN of co-occurrence (``similar``), so similar
+# items, reasons and diversity mean something whatever model is served; a factor model blended with
+# item-item weights (ALS + RP3beta) also has the neighbour arrays. Format-1 and 2 folders still
+# load, without it (similar items then come from the embeddings, as they did).
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 CURRENT = "CURRENT"
 META = "meta.json"
 FACTORS = "factors"
@@ -55,13 +59,18 @@ ARRAY_NAMES = (
     "popularity", "trending", "seen_indptr", "seen_indices", "seen_weights", "feature_names",
 )  # fmt: skip
 NEIGHBOUR_ARRAYS = ("neighbour_indptr", "neighbour_indices", "neighbour_weights")
+SIMILAR_ARRAYS = ("similar_indptr", "similar_indices", "similar_weights")
 
 
-def array_names(format_version: int, kind: str) -> tuple[str, ...]:
+def array_names(format_version: int, kind: str, *, blended: bool = False) -> tuple[str, ...]:
     """The files a saved model of this format and kind consists of."""
     if format_version == 1:
         return ARRAY_NAMES
-    return (*ARRAY_NAMES, "seen_timestamps", *(NEIGHBOUR_ARRAYS if kind == ITEM_ITEM else ()))
+    if kind == ITEM_ITEM:
+        return (*ARRAY_NAMES, "seen_timestamps", *NEIGHBOUR_ARRAYS)
+    if format_version < 3:
+        return (*ARRAY_NAMES, "seen_timestamps")
+    return (*ARRAY_NAMES, "seen_timestamps", *SIMILAR_ARRAYS, *(NEIGHBOUR_ARRAYS if blended else ()))
 
 
 # A crashed save leaves a hidden temporary folder; one this old cannot belong to a save still running.
@@ -124,6 +133,9 @@ class ModelArtifact:
     feature_names: npt.NDArray[np.str_]  # genre features of a hybrid model (empty for pure CF)
     metadata: dict[str, Any] = field(default_factory=dict)
     neighbours: ItemNeighbours | None = None  # item-item models only
+    # Factor models (popularity included): cosine of co-occurrence per item (engine/neighbourhood.py);
+    # None in models saved before format 3. An item-item model's similar items are its neighbours.
+    similar: ItemNeighbours | None = None
 
     @property
     def version(self) -> str:
@@ -204,6 +216,13 @@ class ModelArtifact:
             out["neighbour_indptr"] = self.neighbours.indptr
             out["neighbour_indices"] = self.neighbours.indices
             out["neighbour_weights"] = self.neighbours.weights
+        if self.kind != ITEM_ITEM:
+            similar = self.similar or ItemNeighbours(
+                np.zeros(self.n_items + 1, dtype=np.int64), np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)
+            )
+            out["similar_indptr"] = similar.indptr
+            out["similar_indices"] = similar.indices
+            out["similar_weights"] = similar.weights
         return out
 
 
@@ -356,16 +375,19 @@ def load_artifact(folder: Path | str) -> ModelArtifact:
     kind = meta.get("kind", FACTORS)
     if kind not in KINDS or (meta["format"] == 1 and kind != FACTORS):
         raise CorruptModel(f"{folder} is a model of unknown kind {kind!r}")
-    names = array_names(int(meta["format"]), kind)
+    names = array_names(int(meta["format"]), kind, blended=isinstance(meta.get("files"), dict)
+                        and "neighbour_indptr" in meta["files"])  # fmt: skip
     sizes = meta.get("files")
     if not isinstance(sizes, dict) or set(sizes) != set(names):
         raise CorruptModel(f"{folder}/{META} does not list the expected files")
     arrays = {name: _load_array(folder / f"{name}.npy", int(sizes[name])) for name in names}
-    neighbours = None
-    if kind == ITEM_ITEM:
+    neighbours = similar = None
+    if "neighbour_indptr" in arrays:
         neighbours = ItemNeighbours(
             arrays["neighbour_indptr"], arrays["neighbour_indices"], arrays["neighbour_weights"]
         )
+    if kind != ITEM_ITEM and "similar_indptr" in arrays:
+        similar = ItemNeighbours(arrays["similar_indptr"], arrays["similar_indices"], arrays["similar_weights"])
     artifact = ModelArtifact(
         user_ids=arrays["user_ids"], item_ids=arrays["item_ids"], user_factors=arrays["user_factors"],
         user_biases=arrays["user_biases"], item_factors=arrays["item_factors"], item_biases=arrays["item_biases"],
@@ -373,7 +395,7 @@ def load_artifact(folder: Path | str) -> ModelArtifact:
         seen=UserItems(
             arrays["seen_indptr"], arrays["seen_indices"], arrays["seen_weights"], arrays.get("seen_timestamps")
         ),
-        feature_names=arrays["feature_names"], metadata=meta, neighbours=neighbours,
+        feature_names=arrays["feature_names"], metadata=meta, neighbours=neighbours, similar=similar,
     )  # fmt: skip
     check_consistent(artifact)
     return artifact
@@ -404,21 +426,22 @@ def check_consistent(artifact: ModelArtifact) -> None:
     stamps = artifact.seen.timestamps
     if stamps is not None and (stamps.shape != artifact.seen.indices.shape or stamps.dtype != np.int64):
         raise CorruptModel("seen_timestamps do not match seen_indices")
-    if artifact.kind == ITEM_ITEM:
+    if artifact.kind == ITEM_ITEM or artifact.neighbours is not None:
+        # A factor model may carry item-item weights it is blended with (ALS + RP3beta).
         _check_neighbours(artifact.neighbours, n_items)
-    elif artifact.neighbours is not None:
-        raise CorruptModel("a factor model has a neighbour matrix")
+    if artifact.kind != ITEM_ITEM and artifact.similar is not None:
+        _check_neighbours(artifact.similar, n_items, name="similar")
 
 
-def _check_neighbours(neighbours: ItemNeighbours | None, n_items: int) -> None:
+def _check_neighbours(neighbours: ItemNeighbours | None, n_items: int, *, name: str = "neighbour") -> None:
     if neighbours is None:
         raise CorruptModel("an item-item model has no neighbour matrix")
     if neighbours.indptr.shape != (n_items + 1,) or int(neighbours.indptr[-1]) != neighbours.indices.shape[0]:
-        raise CorruptModel("neighbour_indptr does not match the items or neighbour_indices")
+        raise CorruptModel(f"{name}_indptr does not match the items or {name}_indices")
     if neighbours.weights.shape != neighbours.indices.shape or neighbours.weights.dtype != np.float32:
-        raise CorruptModel("neighbour_weights must be float32, one per neighbour index")
+        raise CorruptModel(f"{name}_weights must be float32, one per {name} index")
     if neighbours.indices.shape[0] and (int(neighbours.indices.max()) >= n_items or int(neighbours.indices.min()) < 0):
-        raise CorruptModel("a neighbour index points outside the catalog")
+        raise CorruptModel(f"a {name} index points outside the catalog")
 
 
 @dataclass

@@ -43,6 +43,9 @@ LIGHTFM_SECONDS_PER_POSITIVE_EPOCH = 2.0e-6
 SPARK_ALS_SECONDS_PER_POSITIVE_ITERATION_FACTOR = 2.0e-7
 SPARK_ALS_FIXED_S = 4.0
 MIN_INFORMATIVE_FIT_S = 0.5
+# RP3beta / item-kNN (engine/neighbourhood.py): blocks of dense item rows, so ~ n_items^2: Last.fm's
+# 11.4k items 1.6 s, 15.7k items over 665k pairs 2.6 s (one thread, load average 2.6).
+RP3BETA_SECONDS_PER_ITEM_SQUARED = 1.2e-8
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,11 @@ class Budget:
 
     def fits(self, cost: Cost) -> bool:
         return self.elapsed() + cost.validation_s + max(self.reserved_s, cost.refit_s) <= self.total_s
+
+    def fits_share(self, cost: Cost, share: float) -> bool:
+        """``cost`` (its validation and refit) takes at most ``share`` of the time left."""
+        left = self.total_s - self.elapsed()
+        return cost.validation_s + max(self.reserved_s, cost.refit_s) <= share * left
 
     def shortfall(self, cost: Cost) -> str:
         """Why ``cost`` does not fit, with the numbers (the recorded skip reason)."""
@@ -153,10 +161,43 @@ class Budget:
         refit = self.corrected("ease", ease_fit_seconds(self.sizes.warm_items_all))
         return Cost(self.corrected("ease", self.ease_fit()) + self.scoring_s("ease"), refit + self.refit_overhead_s)
 
-    def ease_rescoring(self) -> Cost:
-        """Another scoring setting of fitted EASE weights: one scoring pass, the same refit."""
-        refit = self.corrected("ease", ease_fit_seconds(self.sizes.warm_items_all))
-        return Cost(self.scoring_s("ease"), refit + self.refit_overhead_s)
+    def ease_head(self, head_items: int) -> Cost:
+        """EASE over the ``head_items`` most interacted items, blended with RP3beta for the tail."""
+        fit = self.corrected("ease", ease_fit_seconds(head_items)) + self.rp3beta_fit_corrected()
+        return Cost(fit + self.scoring_s("ease"), fit * self.sizes.growth**0.5 + self.refit_overhead_s)
+
+    def ease_head_items(self, *, fraction: float = 0.5) -> int:
+        """The most items a partial EASE (validation fit and refit) can afford with ``fraction`` of what is left."""
+        left = max(self.total_s - self.elapsed() - self.reserved_s, 0.0) * fraction
+        per_fit = left / 2.0 - self.rp3beta_fit_corrected() - self.scoring_s("ease")
+        low, high = 0, self.sizes.warm_items_all
+        while low < high:  # the largest n with a corrected fit within per_fit
+            mid = (low + high + 1) // 2
+            if self.corrected("ease", ease_fit_seconds(mid)) <= per_fit:
+                low = mid
+            else:
+                high = mid - 1
+        return low
+
+    def rescoring(self, model: str, refit_s: float) -> Cost:
+        """Another scoring setting of fitted item-item weights: one scoring pass, the same refit."""
+        return Cost(self.scoring_s(model), refit_s)
+
+    def rp3beta_fit(self, *, all_data: bool = False) -> float:
+        """Over the warm items only (engine/neighbourhood.py leaves cold columns out)."""
+        items = self.sizes.warm_items_all if all_data else self.sizes.warm_items
+        return RP3BETA_SECONDS_PER_ITEM_SQUARED * float(items) ** 2
+
+    def rp3beta_fit_corrected(self) -> float:
+        return self.corrected("rp3beta", self.rp3beta_fit(all_data=True))
+
+    def rp3beta(self) -> Cost:
+        fit = self.corrected("rp3beta", self.rp3beta_fit())
+        return Cost(fit + self.scoring_s("rp3beta"), self.rp3beta_fit_corrected() + self.refit_overhead_s)
+
+    def blend(self, ease_refit_s: float) -> Cost:
+        """An EASE + RP3beta blend of fitted weights: one scoring pass; the refit fits both."""
+        return Cost(self.scoring_s("ease"), ease_refit_s + self.rp3beta_fit_corrected())
 
     def als_fit(self, factors: int, iterations: int) -> float:
         return ALS_SECONDS_PER_POSITIVE_ITERATION_FACTOR * self.sizes.positives * iterations * factors

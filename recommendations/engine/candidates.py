@@ -4,7 +4,9 @@
 - ``lightfm``: WARP matrix factorisation (factor kind), optionally with genre item features;
 - ``als``: implicit's conjugate-gradient ALS, confidence = alpha * our interaction weight (factor kind);
 - ``spark_als``: the same model fitted by Spark MLlib's implicit ALS (engine/spark.py; factor kind);
-- ``ease``: the closed-form linear item-item model, sparsified (item-item kind).
+- ``ease``: the closed-form linear item-item model, sparsified (item-item kind); with ``rp3beta_weight``
+  blended with RP3beta, and with ``ease_items`` over the most interacted items only (RP3beta scores the tail);
+- ``rp3beta``: the sparse random-walk item-item model (engine/neighbourhood.py; item-item kind).
 
 A ``Candidate`` is one point of a model's grid. ``fit_candidates`` yields every grid point of a model
 that can share one fit (EASE's scoring settings reuse its weights, LightFM's epoch counts one run),
@@ -28,7 +30,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from ..domain import CatalogItem, InteractionArrays
-from . import ease
+from . import ease, neighbourhood
 from .artifact import FACTORS, ITEM_ITEM, ItemNeighbours, ModelArtifact, UserItems, new_version
 from .config import EngineConfig
 from .errors import EngineUnavailable, InvalidData
@@ -272,6 +274,7 @@ def fit_lightfm_candidates(
 
 
 def fit_als_candidate(ctx: Context, candidate: Candidate) -> ModelArtifact:
+    """implicit's ALS; with ``rp3beta_weight`` blended with RP3beta (z(ALS) + w z(RP3beta), per user)."""
     interactions = _positives(ctx)
     fitted = fit_als(
         sp.csr_matrix(interactions),
@@ -280,7 +283,19 @@ def fit_als_candidate(ctx: Context, candidate: Candidate) -> ModelArtifact:
         regularization=candidate.params["regularization"],
         alpha=candidate.params["alpha"],
     )
-    return _als_artifact(ctx, candidate, interactions, fitted)
+    artifact = _als_artifact(ctx, candidate, interactions, fitted)
+    if candidate.params.get("rp3beta_weight", 0.0) > 0:
+        artifact = with_item_item(artifact, rp3beta_weights(ctx, candidate.params))
+    return artifact
+
+
+def with_item_item(artifact: ModelArtifact, weights: sp.csr_matrix) -> ModelArtifact:
+    """A factor model carrying item-item weights to blend with (its scoring's ``rp3beta_weight``)."""
+    neighbours = ItemNeighbours(
+        indptr=weights.indptr.astype(np.int64), indices=weights.indices.astype(np.int32),
+        weights=weights.data.astype(np.float32),
+    )  # fmt: skip
+    return dataclasses.replace(artifact, neighbours=neighbours)
 
 
 def _als_artifact(ctx: Context, candidate: Candidate, interactions: sp.coo_matrix,
@@ -311,15 +326,29 @@ def fit_spark_als_candidate(ctx: Context, candidate: Candidate) -> ModelArtifact
     return _als_artifact(ctx, candidate, interactions, fitted)
 
 
-def ease_gram(ctx: Context) -> ease.Gram:
-    return ease.gram(sp.csr_matrix(_positives(ctx)), max_items=ctx.config.ease_max_items)
+def ease_gram(ctx: Context, *, head_items: int | None = None) -> ease.Gram:
+    return ease.gram(sp.csr_matrix(_positives(ctx)), max_items=ctx.config.ease_max_items, head_items=head_items)
 
 
-def fit_ease_candidate(ctx: Context, candidate: Candidate, gram: ease.Gram | None = None) -> ModelArtifact:
-    """EASE weights for ``lambda_scale`` (times the mean Gram diagonal), sparsified; scoring settings from params."""
+def rp3beta_weights(ctx: Context, params: Params) -> sp.csr_matrix:
+    return neighbourhood.rp3beta(
+        sp.csr_matrix(_positives(ctx)), alpha=params["rp3beta_alpha"], beta=params["rp3beta_beta"],
+        neighbours=ctx.config.rp3beta_neighbours,
+    )  # fmt: skip
+
+
+def fit_rp3beta_candidate(ctx: Context, candidate: Candidate) -> ModelArtifact:
+    """RP3beta weights (alpha, beta from params); scoring settings from params, as for EASE."""
     started = time.perf_counter()
-    g = gram if gram is not None else ease_gram(ctx)
-    lam = candidate.params["lambda_scale"] * g.mean_diagonal
+    weights = rp3beta_weights(ctx, candidate.params)
+    return assemble_item_item(ctx, candidate, weights, fit_seconds=time.perf_counter() - started)
+
+
+def ease_weights(ctx: Context, params: Params, gram: ease.Gram | None = None) -> tuple[sp.csr_matrix, float]:
+    """EASE weights for ``lambda_scale`` (times the mean Gram diagonal), sparsified, cold items by genre."""
+    head = int(params["ease_items"]) if "ease_items" in params else None
+    g = gram if gram is not None else ease_gram(ctx, head_items=head)
+    lam = params["lambda_scale"] * g.mean_diagonal
     dense = ease.solve(g, lam)
     config = ctx.config
     n_items = ctx.matrix.shape[1]
@@ -327,7 +356,7 @@ def fit_ease_candidate(ctx: Context, candidate: Candidate, gram: ease.Gram | Non
         dense, g.warm, n_items, neighbours=config.ease_neighbours, minimum=config.ease_min_neighbours
     )
     del dense
-    if config.cold_items_from_genres and g.warm.shape[0] < n_items:
+    if config.cold_items_from_genres and g.warm.shape[0] < n_items and head is None:
         weights = ease.genre_cold_start(
             weights,
             ctx.matrix.item_ids,
@@ -337,6 +366,45 @@ def fit_ease_candidate(ctx: Context, candidate: Candidate, gram: ease.Gram | Non
             warm_counts=g.counts,
             column_weight=config.cold_item_weight,
         )
+    return weights, lam
+
+
+def row_scale(weights: sp.csr_matrix) -> float:
+    """The mean L1 norm of a weight matrix's non-empty rows: what one history item adds, on average."""
+    sums = np.asarray(abs(weights).sum(axis=1)).ravel()
+    sums = sums[sums > 0]
+    return float(sums.mean()) if sums.shape[0] else 1.0
+
+
+def blended(first: sp.csr_matrix, second: sp.csr_matrix, weight: float) -> sp.csr_matrix:
+    """``first / scale + weight * second / scale``: two item-item models as one neighbour matrix.
+
+    Scores are linear in the neighbour matrix, so the blend of the two models' scores is served by one
+    matrix and every serving feature (fold-in of a new like, reasons, similar items) works unchanged.
+    """
+    out = sp.csr_matrix(first / row_scale(first) + second * (weight / row_scale(second)), dtype=np.float32)
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out
+
+
+def fit_ease_candidate(
+    ctx: Context,
+    candidate: Candidate,
+    gram: ease.Gram | None = None,
+    *,
+    rp3beta: sp.csr_matrix | None = None,
+) -> ModelArtifact:
+    """EASE (or EASE blended with RP3beta, ``rp3beta_weight``); scoring settings from params.
+
+    ``rp3beta`` reuses weights already fitted with the candidate's ``rp3beta_alpha``/``rp3beta_beta``.
+    """
+    started = time.perf_counter()
+    weights, lam = ease_weights(ctx, candidate.params, gram)
+    blend = candidate.params.get("rp3beta_weight", 0.0)
+    if blend > 0 or "ease_items" in candidate.params:
+        tail = rp3beta if rp3beta is not None else rp3beta_weights(ctx, candidate.params)
+        weights = blended(weights, tail, blend)
     return assemble_item_item(ctx, candidate, weights, fit_seconds=time.perf_counter() - started, lam=lam)
 
 
@@ -344,12 +412,7 @@ def with_scoring(artifact: ModelArtifact, candidate: Candidate) -> ModelArtifact
     """The same item-item weights with other scoring settings (recency, popularity blend): no refit."""
     metadata = {**artifact.metadata, "scoring": _scoring(candidate), "candidate": candidate.label,
                 "params": dict(candidate.params)}  # fmt: skip
-    return ModelArtifact(
-        user_ids=artifact.user_ids, item_ids=artifact.item_ids, user_factors=artifact.user_factors,
-        user_biases=artifact.user_biases, item_factors=artifact.item_factors, item_biases=artifact.item_biases,
-        item_norms=artifact.item_norms, popularity=artifact.popularity, trending=artifact.trending,
-        seen=artifact.seen, feature_names=artifact.feature_names, metadata=metadata, neighbours=artifact.neighbours,
-    )  # fmt: skip
+    return dataclasses.replace(artifact, metadata=metadata)
 
 
 def fit_popularity_candidate(ctx: Context, candidate: Candidate) -> ModelArtifact:
@@ -372,6 +435,8 @@ def fit_candidate(ctx: Context, candidate: Candidate, *, on_epoch: EpochCallback
         return fit_popularity_candidate(ctx, candidate)
     if candidate.model == "ease":
         return fit_ease_candidate(ctx, candidate)
+    if candidate.model == "rp3beta":
+        return fit_rp3beta_candidate(ctx, candidate)
     if candidate.model == "als":
         return fit_als_candidate(ctx, candidate)
     if candidate.model == "spark_als":
@@ -390,6 +455,8 @@ def _scoring(candidate: Candidate) -> dict[str, float]:
     return {
         "history_half_life_days": float(candidate.params.get("history_half_life_days", 0.0)),
         "popularity_blend": float(candidate.params.get("popularity_blend", 0.0)),
+        # A factor model's blend with the item-item weights it carries (an EASE blend is in its matrix).
+        "rp3beta_weight": float(candidate.params.get("rp3beta_weight", 0.0)),
     }
 
 
@@ -456,13 +523,26 @@ def assemble_factors(
     )
 
 
+def with_similar(artifact: ModelArtifact, ctx: Context) -> ModelArtifact:
+    """A factor model (popularity included) with its item-kNN of co-occurrence for similar items."""
+    if artifact.kind == ITEM_ITEM:
+        return artifact
+    knn = neighbourhood.item_knn(sp.csr_matrix(ctx.matrix.positives()), neighbours=ctx.config.similar_neighbours)
+    similar = ItemNeighbours(
+        indptr=knn.indptr.astype(np.int64), indices=knn.indices.astype(np.int32), weights=knn.data.astype(np.float32)
+    )
+    return dataclasses.replace(artifact, similar=similar)
+
+
 def assemble_item_item(
-    ctx: Context, candidate: Candidate, weights: sp.csr_matrix, *, fit_seconds: float, lam: float
+    ctx: Context, candidate: Candidate, weights: sp.csr_matrix, *, fit_seconds: float, lam: float | None = None
 ) -> ModelArtifact:
     common = _common(ctx, candidate, kind=ITEM_ITEM, fit_seconds=fit_seconds)
     n_users, n_items = ctx.matrix.shape
     common["metadata"]["user_vector_length"] = 0.0
-    common["metadata"]["ease"] = {"lambda": round(lam, 4), "neighbours": int(weights.nnz)}
+    common["metadata"]["neighbours"] = int(weights.nnz)
+    if lam is not None:
+        common["metadata"]["ease"] = {"lambda": round(lam, 4), "neighbours": int(weights.nnz)}
     return ModelArtifact(
         user_factors=np.zeros((n_users, 0), dtype=np.float32),
         user_biases=np.zeros(n_users, dtype=np.float32),

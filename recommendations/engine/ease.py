@@ -35,14 +35,18 @@ class Gram:
     counts: npt.NDArray[np.int64]  # positives per column of X (all columns)
 
 
-def gram(interactions: sp.csr_matrix, *, max_items: int) -> Gram:
+def gram(interactions: sp.csr_matrix, *, max_items: int, head_items: int | None = None) -> Gram:
     """The item Gram matrix over items with at least one positive (cold columns add nothing).
 
     More than ``max_items`` warm items raise InvalidData before the n^2 matrix is allocated (a pinned
     EASE on a catalog that outgrew it fails its training instead of the machine's memory).
+    ``head_items``: only that many of the most interacted warm items (ties by index), a partial EASE
+    whose tail another model scores.
     """
     counts = np.diff(interactions.tocsc().indptr)
     warm = np.flatnonzero(counts > 0).astype(np.int64)
+    if head_items is not None and warm.shape[0] > head_items:
+        warm = np.sort(warm[np.lexsort((warm, -counts[warm]))[:head_items]])
     if warm.shape[0] == 0:
         raise InvalidData("no item has a positive interaction")
     if warm.shape[0] > max_items:

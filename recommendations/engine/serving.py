@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from .artifact import ITEM_ITEM, ModelArtifact, UserItems
+from .artifact import ITEM_ITEM, ItemNeighbours, ModelArtifact, UserItems
 from .errors import UnknownItem
 from .matrix import DISLIKED_WEIGHT, event_weights
 
@@ -218,6 +218,25 @@ class Recommender:
         """A model selection found no better than popularity: everyone gets the popular list."""
         return self.artifact.metadata.get("model") == "popularity"
 
+    @property
+    def factor_blend(self) -> float:
+        """A factor model blended with item-item weights (ALS + RP3beta): the item-item scores' weight.
+
+        Scores are z(factor scores) + w * z(history row x neighbours), each standardised per user.
+        """
+        if self.item_item or self.artifact.neighbours is None:
+            return 0.0
+        return float(self.artifact.metadata.get("scoring", {}).get("rp3beta_weight", 0.0))
+
+    @property
+    def _cooccurrence(self) -> ItemNeighbours | None:
+        """The item-kNN of co-occurrence a model without item vectors (popularity) uses for similar
+        items, reasons and diversity; None for models that have their own (factors or neighbours)."""
+        art = self.artifact
+        if self.item_item or art.similar is None or (art.item_factors.shape[1] > 0 and not self.popularity_only):
+            return None
+        return art.similar
+
     # --- users -----------------------------------------------------------------------------------
 
     def recommend(
@@ -271,12 +290,19 @@ class Recommender:
                 else:
                     user_vector = fold_in(art.item_factors, positives, weights[is_positive], art.fold_in_length)
                 scores = art.item_factors @ user_vector + art.item_biases
+                if self.factor_blend > 0.0:
+                    assert art.neighbours is not None
+                    columns, values = gather_rows(art.neighbours, positives, weights[is_positive])
+                    item_item = np.bincount(columns, weights=values, minlength=art.n_items).astype(np.float32)
+                    scores = standardised(scores) + self.factor_blend * standardised(item_item)
         scores[excluded] = -np.inf
         if allowed is not None:
             scores[~allowed] = -np.inf
 
         ranked = self.ranked(scores, k=k, offset=offset, diversity=diversity)
-        items = self._explain(ranked, scores, positives if source != "popularity" else None, contributions)
+        # A popularity model still explains from the user's likes (its co-occurrence neighbourhood).
+        explained_by = positives if source != "popularity" or self._cooccurrence is not None else None
+        items = self._explain(ranked, scores, explained_by, contributions)
         if source != "model":
             logger.debug("user %s served from %s", user_id, source)
         return RecommendationList(user_id=user_id, items=items, source=source, model_version=art.version)
@@ -373,6 +399,13 @@ class Recommender:
     def _item_vectors(self, items: IndexArray) -> npt.NDArray[np.float64]:
         """Unit-length item representations for diversity: factors, or the rows of the neighbour matrix."""
         art = self.artifact
+        cooccurrence = self._cooccurrence
+        if cooccurrence is not None:
+            # Co-occurrence cosine is already a similarity: the pool's block of it, made symmetric.
+            block = np.asarray(small_csr(cooccurrence, items, art.n_items)[:, items].toarray(), dtype=np.float64)
+            similarity: npt.NDArray[np.float64] = np.maximum(block, block.T)
+            np.fill_diagonal(similarity, 1.0)
+            return similarity
         if self.item_item:
             assert art.neighbours is not None
             rows = small_csr(art.neighbours, items, art.n_items)
@@ -394,6 +427,19 @@ class Recommender:
         if positives is None or positives.shape[0] == 0:
             return tuple(
                 Recommendation(str(art.item_ids[i]), float(scores[i]), REASON_POPULAR) for i in ranked.tolist()
+            )
+        cooccurrence = self._cooccurrence
+        if cooccurrence is not None:
+            # The liked item that co-occurs most with the recommended one explains it; none: it is just popular.
+            block = small_csr(cooccurrence, positives, art.n_items)[:, ranked].toarray()
+            agreement = np.where(block > 0, block, -np.inf)
+            because = positives[np.argmax(agreement, axis=0)] if ranked.shape[0] else ranked
+            explained = np.isfinite(agreement.max(axis=0, initial=-np.inf)) if ranked.shape[0] else ranked > 0
+            return tuple(
+                Recommendation(str(art.item_ids[i]), float(scores[i]), REASON_BECAUSE_YOU_LIKED, str(art.item_ids[b]))
+                if e
+                else Recommendation(str(art.item_ids[i]), float(scores[i]), REASON_POPULAR)
+                for i, b, e in zip(ranked.tolist(), because.tolist(), explained.tolist(), strict=True)
             )
         if self.item_item:
             # The history item that adds the most to the recommended item's score "explains" it.
@@ -465,15 +511,19 @@ class Recommender:
 
         Factor models: cosine similarity of the embeddings. Item-item models: the item's neighbour
         row, by weight (how much liking this item adds to the other's score), positive weights only.
-        ``allowed`` and ``diversity`` as in ``recommend``.
+        A popularity model: cosine similarity of co-occurrence (its ``similar`` item-kNN; items that
+        never co-occur with this one are not similar to it at all). ``allowed`` and ``diversity`` as in
+        ``recommend``.
         """
         art = self.artifact
         index = art.item_index(item_id)
         if index is None:
             raise UnknownItem(f"item {item_id!r} is not in model {art.version}")
-        if self.item_item:
-            assert art.neighbours is not None
-            neighbours, weights = art.neighbours.row(index)
+        cooccurrence = self._cooccurrence
+        if self.item_item or cooccurrence is not None:
+            table = cooccurrence if cooccurrence is not None else art.neighbours
+            assert table is not None
+            neighbours, weights = table.row(index)
             scores = np.full(art.n_items, -np.inf, dtype=np.float32)
             positive = weights > 0
             scores[neighbours[positive]] = weights[positive]
@@ -501,6 +551,9 @@ class Recommender:
             return chunk
         factor_scores: FloatArray = art.user_factors[rows] @ art.item_factors.T
         factor_scores += art.item_biases
+        if self.factor_blend > 0.0:
+            item_item = np.asarray((self._history_matrix(rows) @ self._neighbour_matrix).toarray(), dtype=np.float32)
+            factor_scores = standardised(factor_scores, axis=1) + self.factor_blend * standardised(item_item, axis=1)
         return factor_scores
 
     def recommend_batch(

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..domain import CatalogItem, InteractionArrays
 from .artifact import ModelArtifact
-from .candidates import Context, EpochCallback, fit_candidate, load_lightfm
+from .candidates import Context, EpochCallback, fit_candidate, load_lightfm, with_similar
 from .config import EngineConfig
 from .matrix import build_interaction_matrix
 from .selection import Selection, catalog_extras, select_model
@@ -58,7 +58,9 @@ def train_model(
         trained_at=trained_at,
         spark=spark,
     )
-    artifact = fit_candidate(ctx, selection.winner, on_epoch=on_epoch)
+    # Every served model keeps its similar items: a factor model (popularity included) an item-kNN of
+    # co-occurrence, an item-item model its own neighbours.
+    artifact = with_similar(fit_candidate(ctx, selection.winner, on_epoch=on_epoch), ctx)
     artifact.metadata["selection"] = with_refit(selection, time.perf_counter() - refitting)
     if selection.winner_metrics is not None and selection.popularity_metrics is not None:
         artifact.metadata["metrics"] = {

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -210,9 +211,37 @@ def test_an_item_item_model_without_its_neighbour_matrix_is_refused(tmp_path: Pa
         load_artifact(folder)
 
 
+def as_format_2(folder: Path) -> dict[str, Any]:
+    """A saved factor model rewritten as format 2 wrote it: no similar-items arrays."""
+    meta = json.loads((folder / "meta.json").read_text())
+    for name in ("similar_indptr", "similar_indices", "similar_weights"):
+        (folder / f"{name}.npy").unlink()
+        del meta["files"][name]
+    meta["format"] = 2
+    (folder / "meta.json").write_text(json.dumps(meta))
+    return dict(meta)
+
+
+def test_a_format_2_factor_model_still_loads_without_similar_items(tmp_path: Path) -> None:
+    folder = save_artifact(artifact(), tmp_path, "movies")
+    as_format_2(folder)
+    loaded = load_artifact(folder)
+    assert loaded.kind == "factors"
+    assert loaded.similar is None
+
+
+def test_a_format_3_factor_model_missing_its_similar_items_is_refused(tmp_path: Path) -> None:
+    folder = save_artifact(artifact(), tmp_path, "movies")
+    meta = as_format_2(folder)
+    meta["format"] = 3
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CorruptModel, match="expected files"):
+        load_artifact(folder)
+
+
 def test_a_format_1_factor_model_still_loads(tmp_path: Path) -> None:
     folder = save_artifact(artifact(), tmp_path, "movies")
-    meta = json.loads((folder / "meta.json").read_text())
+    meta = as_format_2(folder)
     (folder / "seen_timestamps.npy").unlink()
     del meta["files"]["seen_timestamps"]
     meta["format"] = 1

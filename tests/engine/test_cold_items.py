@@ -53,7 +53,9 @@ def test_cold_items_can_be_switched_off() -> None:
         assert artifact.item_index("new_a") is None
 
 
-EASE = EngineConfig.from_overrides({"pinned_models": {"*": "ease"}, "ease_lambda_scales": [5.0], "num_threads": 1})
+EASE = EngineConfig.from_overrides(
+    {"pinned_models": {"*": "ease"}, "ease_lambda_scales": [5.0], "num_threads": 1, "grid_extensions": 0}
+)
 
 
 def test_ease_places_a_new_item_among_the_warm_items_of_its_genres() -> None:

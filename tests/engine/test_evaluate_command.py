@@ -67,7 +67,7 @@ def test_the_command_reports_each_candidate_the_chosen_one_and_popularity(files:
     lines = out.getvalue().strip().splitlines()
     result = json.loads(lines[-1])
     trials = result["selection"]["trials"]
-    assert {t["model"] for t in trials} == {"popularity", "ease", "als", "lightfm"}
+    assert {t["model"] for t in trials} == {"popularity", "rp3beta", "ease", "als", "lightfm"}
     text = "\n".join(lines[:-1])
     for trial in trials:
         assert trial["candidate"] in text

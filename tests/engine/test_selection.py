@@ -153,3 +153,42 @@ def test_history_fading_is_only_tried_on_data_with_timestamps() -> None:
     assert untimed.split == "random"
     assert not any("history_half_life_days" in t.candidate.params for t in untimed.trials)
     assert any("popularity_blend" in t.candidate.params for t in untimed.trials)
+
+
+def test_a_grid_whose_best_point_is_at_its_edge_is_searched_past_it() -> None:
+    grid = [0.1, 0.2]  # both steps (x2, /2) past them are allowed
+    selection = select_model(timed_clusters(), [], config(candidates=["ease"], ease_lambda_scales=grid))
+    scales = {t.candidate.params["lambda_scale"] for t in selection.trials if t.candidate.model == "ease" and t.metrics}
+    assert scales - set(grid), "the edge of the grid was not followed"
+    fixed = select_model(timed_clusters(), [], config(candidates=["ease"], ease_lambda_scales=grid, grid_extensions=0))
+    assert {t.candidate.params["lambda_scale"] for t in fixed.trials if t.candidate.model == "ease"} == set(grid)
+
+
+def test_als_climbs_from_its_best_point_one_step_each_way() -> None:
+    selection = select_model(timed_clusters(), [], config(candidates=["als"], grid_extensions=1))
+    points = {(t.candidate.params["factors"], t.candidate.params["regularization"], t.candidate.params["alpha"])
+              for t in selection.trials if t.candidate.model == "als" and t.metrics}  # fmt: skip
+    # The grid is one point (4 factors, reg 1, alpha 5): one round tries its neighbours (factors x2, not below 8;
+    # regularisation x3 and /3; alpha x2 and /2).
+    assert points == {(4.0, 1.0, 5.0), (8.0, 1.0, 5.0), (4.0, 3.0, 5.0), (4.0, 1 / 3, 5.0), (4.0, 1.0, 10.0),
+                      (4.0, 1.0, 2.5)}  # fmt: skip
+
+
+def test_a_catalog_too_big_for_a_whole_ease_gets_ease_over_its_most_interacted_items(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from recommendations.engine import budget as budget_module
+
+    # A whole EASE of timed_clusters' 24 items estimated at 20 s a fit: over half of a 30 s budget. 16 items fit.
+    monkeypatch.setattr(budget_module, "EASE_SECONDS_PER_ITEM_CUBED", 20.0 / 24**3)
+    monkeypatch.setattr(budget_module, "EASE_SECONDS_PER_ITEM_SQUARED", 0.0)
+    tight = config(candidates=["rp3beta", "ease"], training_budget_s=30.0, ease_min_head_items=5, grid_extensions=0)
+    selection = select_model(timed_clusters(), [], tight)
+    ease_trials = [t for t in selection.trials if t.candidate.model == "ease"]
+    whole = [t for t in ease_trials if "ease_items" not in t.candidate.params]
+    assert whole[0].skipped is not None
+    assert "most interacted items instead" in whole[0].skipped
+    head = [t for t in ease_trials if t.metrics is not None]
+    assert head, "no partial EASE was tried"
+    assert all(5 <= t.candidate.params["ease_items"] < 24 for t in head)
+    assert all(t.candidate.params["rp3beta_weight"] > 0 for t in head)  # RP3beta scores the tail

@@ -66,7 +66,7 @@ def test_a_spark_model_is_the_artifact_a_local_als_makes_and_has_learned_its_use
 
 def test_spark_als_joins_selection_with_its_validation_metrics_and_budget(spark: SparkOptions) -> None:
     content = generate_content(API_SPEC, ContentType.ANIME)
-    config = EngineConfig.from_overrides({**GRID, "candidates": ["als", "spark_als"]})
+    config = EngineConfig.from_overrides({**GRID, "candidates": ["als", "spark_als"], "grid_extensions": 0})
     selection = select_model(content.interactions, content.catalog, config, spark=spark)
     spark_trials = [t for t in selection.trials if t.candidate.model == "spark_als"]
     assert len(spark_trials) == 1
