@@ -643,6 +643,8 @@ class Recommender:
         exact = np.asarray(art.item_biases[picked], dtype=np.float64)
         for factor in range(users.shape[1]):
             exact += users[:, factor, None] * items[:, :, factor]
+        if self.factor_blend > 0.0:
+            exact = self._exact_blend(rows, users, picked, exact)
         scores = exact.astype(np.float32)
         scores[~valid] = -np.inf
         order = np.lexsort((picked, -scores), axis=-1)[:, :k]
@@ -650,6 +652,51 @@ class Recommender:
         top_scores = np.take_along_axis(scores, order, axis=1)
         top_items[~np.isfinite(top_scores)] = -1
         return top_items, top_scores
+
+    @cached_property
+    def _factor_moments(self) -> tuple[npt.NDArray[np.float64], ...]:
+        """Over all items, once per model: the mean item vector, the mean bias, E[v v^T], E[v b] and E[b^2]."""
+        vectors = np.asarray(self.artifact.item_factors, dtype=np.float64)
+        biases = np.asarray(self.artifact.item_biases, dtype=np.float64)
+        n = vectors.shape[0]
+        return (
+            vectors.mean(axis=0),
+            np.asarray(biases.mean()),
+            vectors.T @ vectors / n,
+            vectors.T @ biases / n,
+            np.asarray(biases @ biases / n),
+        )
+
+    def _exact_blend(
+        self,
+        rows: IndexArray,
+        users: npt.NDArray[np.float64],
+        picked: IndexArray,
+        factor_scores: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]:
+        """The blend's score of each candidate (z(factor score) + w * z(item-item score), as ``score_rows``), with
+        nothing that depends on the batch: the factor scores' mean and variance over all items come from the
+        per-model moments (mean = u.v_mean + b_mean; E[x^2] = u'E[vv']u + 2 u.E[vb] + E[b^2]) summed one factor at a
+        time in a fixed order, not from a float32 matrix product of the chunk; the item-item row of each user is a
+        sparse row product and is standardised alone."""
+        mean_vector, mean_bias, second, cross, square = self._factor_moments
+        mean = np.full(users.shape[0], float(mean_bias))
+        spread = np.zeros_like(users)
+        for factor in range(users.shape[1]):
+            mean += users[:, factor] * mean_vector[factor]
+            spread += users[:, factor, None] * second[None, factor, :]
+        moment = np.full(users.shape[0], float(square))
+        for factor in range(users.shape[1]):
+            moment += users[:, factor] * (spread[:, factor] + 2.0 * cross[factor])
+        std = np.sqrt(np.maximum(moment - mean * mean, 0.0))
+        z_factor = (factor_scores - mean[:, None]) / np.maximum(std, 1e-12)[:, None]
+        item_item = (self._history_matrix(rows) @ self._neighbour_matrix).tocsr()
+        z_item = np.empty_like(factor_scores)
+        for n in range(rows.shape[0]):
+            row = np.asarray(item_item[n].toarray()[0], dtype=np.float32)
+            z_item[n] = standardised(row)[picked[n]]
+        blended: npt.NDArray[np.float64] = z_factor + self.factor_blend * z_item
+        return blended
 
     def popular_batch(self, user_ids: npt.NDArray[np.int64], *, k: int = 10) -> IndexArray:
         """Popularity top-k per user, excluding each user's seen items (the evaluation baseline)."""

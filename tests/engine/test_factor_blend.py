@@ -53,3 +53,23 @@ def test_a_blended_factor_model_survives_a_save_and_load(tmp_path: Path) -> None
     assert loaded.artifact.neighbours is not None
     rows = np.arange(5)
     assert loaded.score_rows(rows) == pytest.approx(blend.score_rows(rows), abs=1e-5)
+
+
+def test_an_exact_batch_of_a_blend_gives_a_user_the_same_items_and_scores_whatever_the_batch() -> None:
+    blend = fitted(**RP3, rp3beta_weight=1.0)
+    users = np.asarray(blend.artifact.user_ids, dtype=np.int64)
+    whole = blend.recommend_batch(users, k=5, exact=True)
+    for size in (1, 7):
+        for start in range(0, users.shape[0], size):
+            part = blend.recommend_batch(users[start : start + size], k=5, exact=True)
+            assert part.item_indices.tolist() == whole.item_indices[start : start + size].tolist()
+            assert part.scores.tobytes() == whole.scores[start : start + size].tobytes()
+
+
+def test_an_exact_batch_ranks_a_blend_as_the_page_does() -> None:
+    blend = fitted(**RP3, rp3beta_weight=1.0)
+    for user in blend.artifact.user_ids[:10]:
+        page = blend.recommend(int(user), k=5)
+        batch = blend.recommend_batch(np.array([int(user)]), k=5, exact=True)
+        assert [str(blend.artifact.item_ids[i]) for i in batch.item_indices[0]] == [r.item_id for r in page.items]
+        assert batch.scores[0] == pytest.approx([r.score for r in page.items], abs=1e-4)
