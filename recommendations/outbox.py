@@ -31,7 +31,6 @@ process stands in (the drains of one worker process; SQLite itself serializes ev
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -39,6 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
+from asgiref.sync import SyncToAsync, async_to_sync
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Count, Min
 
@@ -178,21 +178,27 @@ def request_drain(user_id: int, *, queued: int) -> int:
         return queued
 
 
-async def _invalidate_and_close(user_ids: list[int]) -> None:
+async def _invalidate_users(user_ids: list[int], *, close: bool) -> None:
     from musicbud import cache
 
     try:
         await caching.invalidate_users(user_ids)
     finally:
-        await cache.close()
+        if close:
+            await cache.close()  # the event loop async_to_sync made for this call ends here: so do its clients
 
 
 def invalidate_drained(user_ids: Sequence[int]) -> None:
     """Forget the cached pages of users whose changes were applied (sync code: the worker's tasks)."""
     if not user_ids:
         return
+    # async_to_sync, not asyncio.run: called from code that itself runs in sync_to_async (an events request whose
+    # task runs at once: TASKS_BACKEND=immediate), the invalidation must run on that request's event loop, so that
+    # its own thread-sensitive database calls (retrying recorded invalidations) come back to this thread; a loop of
+    # our own here waited forever for this blocked thread. Only a loop made for this call has its clients closed.
+    made_for_this_call = getattr(SyncToAsync.threadlocal, "main_event_loop", None) is None
     try:
-        asyncio.run(_invalidate_and_close(list(user_ids)))
+        async_to_sync(_invalidate_users)(list(user_ids), close=made_for_this_call)
     except caching.InvalidationPending as exc:
         # The changes are applied; the invalidation is recorded and the worker's periodic retry finishes it.
         logger.warning("outbox: %d users' pages not invalidated yet (retried): %s", len(user_ids), exc)

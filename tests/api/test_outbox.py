@@ -226,7 +226,9 @@ def test_the_admins_drain_action_queues_a_drain_for_the_worker_and_applies_nothi
 async def test_with_a_cache_of_its_own_the_web_process_caches_no_page_until_the_worker_applied_the_like(
     api: Api, start_worker: Any, settings: Any
 ) -> None:
-    settings.REDIS_URL = None  # the embedded default: a cache the worker's invalidation cannot reach
+    # A cache of this process only (EMBEDDED_CACHE=memory): the worker's invalidation cannot reach it.
+    settings.REDIS_URL = None
+    settings.EMBEDDED_CACHE = "memory"
     liked = (await api.get("/v1/recommendations/anime/", limit=5)).json()["items"][0]["item_id"]
     assert (await api.get("/v1/recommendations/anime/", limit=5)).headers["X-Cache"] == "hit"
 
