@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.analytics.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, browser_available
-from tests.ops.demo_support import Demo, start_demo
+from tests.ops.demo_support import Demo, running_demo
 
 __all__ = ["browser_available"]
 pytestmark = pytest.mark.usefixtures("browser_available")
@@ -44,11 +44,8 @@ CHECKS = (
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    started = start_demo(tmp_path_factory.mktemp("admin-demo"))
-    try:
+    with running_demo(tmp_path_factory.mktemp("admin-demo")) as started:
         yield started
-    finally:
-        started.stop()
 
 
 def _pages(demo: Demo) -> list[tuple[str, str]]:

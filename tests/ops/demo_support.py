@@ -13,6 +13,8 @@ import json
 import re
 import secrets
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,3 +180,13 @@ def blocks() -> list[Block]:
 
 def substituted(body: str, demo: Demo) -> str:
     return body.replace("http://127.0.0.1:8000", demo.url).replace("127.0.0.1:8000", demo.url.removeprefix("http://"))
+
+
+@contextmanager
+def running_demo(root: Path) -> Iterator[Demo]:
+    """A demo started in ``root`` (``start_demo``), stopped when the block ends however it ends."""
+    started = start_demo(root)
+    try:
+        yield started
+    finally:
+        started.stop()

@@ -17,18 +17,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.ops.demo_support import Demo, blocks, start_demo, substituted
+from tests.ops.demo_support import Demo, blocks, running_demo, substituted
 
 _ANNOUNCED = re.compile(r"\b([45]\d\d)\b")  # a status the block itself names, e.g. "# 404 ..."
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    started = start_demo(tmp_path_factory.mktemp("docs-demo"))
-    try:
+    with running_demo(tmp_path_factory.mktemp("docs-demo")) as started:
         yield started
-    finally:
-        started.stop()
 
 
 def test_the_docs_have_runnable_examples_and_every_kind_is_found() -> None:

@@ -13,16 +13,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.ops.demo_support import Demo, blocks, printed_shell_lines, start_demo
+from tests.ops.demo_support import Demo, blocks, printed_shell_lines, running_demo
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    started = start_demo(tmp_path_factory.mktemp("newcomer"))
-    try:
+    with running_demo(tmp_path_factory.mktemp("newcomer")) as started:
         yield started
-    finally:
-        started.stop()
 
 
 def _interactions_of(demo: Demo, user_ids: list[int]) -> list[list[object]]:

@@ -100,6 +100,16 @@ def manage(*args: str, env: Mapping[str, str], timeout: float = 120) -> subproce
     )
 
 
+def terminate(process: subprocess.Popen[bytes], *, grace_s: float) -> None:
+    """SIGTERM, then SIGKILL if the process has not ended within ``grace_s`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
+
+
 class LiveServer:
     """scripts/serve.sh (granian) serving musicbud.asgi:application on 127.0.0.1 with production settings."""
 
@@ -151,15 +161,9 @@ class LiveServer:
         return self._process.pid
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=15)
-        self._process = None
+        if self._process is not None:
+            terminate(self._process, grace_s=15)
+            self._process = None
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -209,15 +213,9 @@ class WorkerProcess:
             self._process = None
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=15)
-        self._process = None
+        if self._process is not None:
+            terminate(self._process, grace_s=30)
+            self._process = None
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
