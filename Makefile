@@ -9,6 +9,8 @@ PORT ?= 8000
 # The local settings file `make demo` writes (DEBUG and a generated secret); the settings read it, so
 # manage.py works from the repo root afterwards. The real environment wins over it.
 ENV_FILE ?= .env
+# Where the demo keeps its data and the worker's log (the settings' DATA_DIR: MUSICBUD_DATA_DIR, else .data).
+DEMO_DATA := $(or $(MUSICBUD_DATA_DIR),.data)
 # The embedded defaults: no service variables leak in from the caller's shell.
 EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u NEO4J_URI -u NEO4J_USER -u NEO4J_PASSWORD \
 	RECOMMENDATIONS_SOURCE=database TASKS_BACKEND=database DEBUG=true MUSICBUD_ENV_FILE=$(abspath $(ENV_FILE))
@@ -31,13 +33,15 @@ $(ENV_FILE):
 	mv $@.tmp $@
 	@echo "wrote $@ (DEBUG=true and a generated SECRET_KEY; git-ignored)"
 
+# The worker (trainings, the outbox's drains) runs beside the server, its log in the data folder (so the terminal
+# ends with the "try it" block), and is stopped with the server however the server stops.
 demo: install $(ENV_FILE)
 	$(EMBEDDED) $(PY) manage.py migrate --no-input -v0
 	# Users, sample data, models and four weeks of feedback through the event writer (which takes events that
 	# old only here); the details go to .data/demo-setup.log and the "try it" block is printed last.
 	$(EMBEDDED) EVENTS_MAX_AGE_DAYS=28 $(PY) manage.py demo_setup --base-url http://$(HOST):$(PORT)
-	# The worker (trainings, the outbox's drains) beside the server; stopped with it, however the server stops.
-	@$(EMBEDDED) scripts/worker.sh & worker=$$!; \
+	@mkdir -p $(DEMO_DATA)
+	@$(EMBEDDED) scripts/worker.sh >>$(DEMO_DATA)/worker.log 2>&1 & worker=$$!; \
 	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
 	$(EMBEDDED) scripts/serve.sh $(HOST) $(PORT) 1
 

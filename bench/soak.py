@@ -364,12 +364,16 @@ def overall(requests: list[Any], seconds: float) -> dict[str, Any]:
 
 
 def run_checks(*, sampler: Sampler, schedule: Schedule, windows: list[dict[str, Any]], requests: list[Any],
-               out: Path, server_log: str, worker_log: str, redis_port: int) -> dict[str, dict[str, Any]]:  # fmt: skip
+               out: Path, server_log: str, worker_log: str, redis_port: int,
+               slow_ms: float) -> dict[str, dict[str, Any]]:  # fmt: skip
     batches = checks.read_acked(out / "acked.jsonl")
     results: dict[str, checks.Check] = {
         "events_stored_once": checks.check_events_stored_once(batches, writer_ids()),
         "events_applied": checks.check_events_applied(batches, writer_ids()),
         "no_failure_outside_outages": checks.check_failures(requests, schedule.windows),
+        "no_slow_request_outside_faults": checks.check_slow_outside_faults(
+            requests, schedule.windows, bound_ms=slow_ms
+        ),
         "rss_flat": checks.check_flat(
             sampler.samples, windows, [f"w{n}_rss_mb" for n in range(WORKERS)], bound=RSS_BOUND_MB
         ),
@@ -469,7 +473,7 @@ def soak(args: argparse.Namespace) -> int:
         windows = [w.as_row(t0) for w in sorted(schedule.windows, key=lambda w: w.start)]
         results = run_checks(sampler=sampler, schedule=schedule, windows=windows, requests=requests.requests, out=out,
                              server_log=server_log, worker_log=worker.log_text(),
-                             redis_port=instances[1].port)  # fmt: skip
+                             redis_port=instances[1].port, slow_ms=args.slow_ms)  # fmt: skip
         write_csv(out / "samples.csv", sampler.samples)
         (out / "windows.json").write_text(json.dumps(windows, indent=2))
         write_chart(out / "soak.png", sampler.samples, windows, WORKERS)
@@ -504,6 +508,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=30.0, help="length of the load (faults scale with it)")
     parser.add_argument("--rate", type=float, default=40.0, help="readers' requests per second (writers add theirs)")
+    parser.add_argument(
+        "--slow-ms",
+        type=float,
+        default=5000.0,
+        help="the slowest a request may be outside the fault windows (0: report only)",
+    )
     args = parser.parse_args()
     if args.minutes < 3:
         parser.error("--minutes must be at least 3 (a Neo4j restart alone takes about a minute here)")

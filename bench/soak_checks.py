@@ -127,6 +127,18 @@ def check_failures(requests: list[Request], windows: list[Window]) -> Check:
     return not outside and not undocumented, figures
 
 
+def check_slow_outside_faults(requests: list[Request], windows: list[Window], *, bound_ms: float) -> Check:
+    """No request slower than ``bound_ms`` outside every window of the fault track (an outage, a retrain, a
+    publish, the worker's kill, the burst); ``bound_ms`` 0 reports the figures and judges nothing (the 3-minute
+    soak inside ``make test``: a test must not depend on the machine's speed)."""
+    slow = [r for r in requests if r.ms > bound_ms and not any(w.covers(r.started, r.ended) for w in windows)]
+    quiet = [r.ms for r in requests if not any(w.covers(r.started, r.ended) for w in windows)]
+    figures = {"bound_ms": bound_ms, "slower_outside_faults": len(slow) if bound_ms else None,
+               "max_ms_outside_faults": round(max(quiet), 1) if quiet else None,
+               "slowest": sorted((f"{r.op} {round(r.ms)} ms" for r in slow), reverse=True)[:5]}  # fmt: skip
+    return (not slow) if bound_ms else True, figures
+
+
 def quiet_samples(samples: list[dict[str, Any]], windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Samples whose 10 s saw no fault window (a restart until ready again, or the burst: their connections
     come and go). Retrains count as quiet: what a training allocates is what the flatness check must see."""

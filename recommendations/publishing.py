@@ -20,6 +20,7 @@ is not simply rebuilt from the same data overnight.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -152,11 +153,26 @@ def _metric_rows(metrics: dict[str, Any]) -> tuple[MetricRow, ...]:
     return tuple(MetricRow(name, _number(model.get(name)), _number(popular.get(name))) for name in names)
 
 
+# A setting as selection wrote it (``regularization=3.33333``: a grid climbed by thirds) is shown to 4 significant
+# digits: the label stays the key in the stored selection, only the page rounds it.
+_LONG_NUMBER = re.compile(r"\d+\.\d{4,}(?:e[-+]?\d+)?")
+
+
+def readable_label(label: str) -> str:
+    """A candidate's label with its long numbers rounded for people (``als(regularization=3.333)``)."""
+    return _LONG_NUMBER.sub(lambda m: f"{float(m.group()):.4g}", label)
+
+
+def _model_label(meta: dict[str, Any]) -> str | None:
+    label = meta.get("candidate") or meta.get("model")
+    return readable_label(str(label)) if label else None
+
+
 def _candidates(selection: dict[str, Any]) -> tuple[Candidate, ...]:
     chosen = selection.get("candidate")
     return tuple(
         Candidate(
-            label=str(trial.get("candidate")),
+            label=readable_label(str(trial.get("candidate"))),
             model=str(trial.get("model")),
             metrics={str(k): float(v) for k, v in (trial.get("metrics") or {}).items()},
             seconds=_number(trial.get("seconds")),
@@ -179,7 +195,7 @@ def _kept_version(type_dir: Path, version: str, served: str | None) -> KeptVersi
         served=version == served,
         trained_at=_time(meta.get("trained_at")),
         kind=meta.get("kind"),
-        model=meta.get("candidate") or meta.get("model"),
+        model=_model_label(meta),
         users=counts.get("users"),
         items=counts.get("items"),
         # "events" in models saved before training recorded "interactions" (the same count).

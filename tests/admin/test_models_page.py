@@ -19,6 +19,7 @@ from django.utils import timezone
 from recommendations.domain import ContentType
 from recommendations.engine.artifact import CURRENT
 from recommendations.models import TrainingLog, TrainingStatus
+from recommendations.publishing import readable_label
 from recommendations.training import train_content_type
 from tests.admin.conftest import MemberApi, messages_of, refused_to_member
 
@@ -81,8 +82,8 @@ def test_the_page_shows_the_served_model_beside_popularity_with_the_lift_and_eve
     trials = meta["selection"]["trials"]
     assert {t["model"] for t in trials} >= {"popularity", "ease", "als"}
     for trial in trials:
-        assert f"<td>{trial['candidate']}</td>" in manga
-    assert f'<tr class="chosen"><td>{meta["selection"]["candidate"]}</td>' in manga
+        assert f"<td>{readable_label(trial['candidate'])}</td>" in manga
+    assert f'<tr class="chosen"><td>{readable_label(meta["selection"]["candidate"])}</td>' in manga
     assert [v for v in (older, newer) if f'data-version="{v}"' in manga] == [older, newer]
     assert manga.index(f'data-version="{newer}"') < manga.index(f'data-version="{older}"')  # newest first
     assert manga.count("Roll back to this") == 1
@@ -180,3 +181,9 @@ def test_members_go_to_the_login_page_and_only_staff_with_the_right_may_roll_bac
     assert viewer_client.post(rollback_url(older)).status_code == 403
     assert served(model_dir) == newer
     assert timezone.now() - TrainingLog.objects.latest("started_at").started_at < timedelta(minutes=5)
+
+
+def test_a_candidates_long_numbers_are_shown_to_four_significant_digits() -> None:
+    assert readable_label("als(factors=64, regularization=3.33333)") == "als(factors=64, regularization=3.333)"
+    assert readable_label("ease(rp3beta_weight=0.015625)") == "ease(rp3beta_weight=0.01562)"
+    assert readable_label("popularity") == "popularity"

@@ -90,8 +90,9 @@ def test_make_demo_serves_and_its_printed_curl_lines_work(tmp_path: Path) -> Non
         dashboard = admin_page(f"http://127.0.0.1:{port}", text, "/admin/analytics/dailymetric/dashboard/?days=30")
         assert "No data in this period" not in dashboard  # every chart has points on the first run
         assert dashboard.count('class="series"') >= 4
-        # The worker runs beside the server (it logs to the same terminal)...
-        while "worker started" not in log.read_text():
+        # The worker runs beside the server (its log in the data folder, so the terminal ends with "try it")...
+        worker_log = tmp_path / "data" / "worker.log"
+        while not worker_log.exists() or "worker started" not in worker_log.read_text():
             assert time.monotonic() < deadline, "the demo's worker did not start:\n" + log.read_text()[-3000:]
             time.sleep(0.5)
         # ...and Ctrl-C (SIGINT to the terminal's process group) stops both: no process of the demo is left.
@@ -103,7 +104,7 @@ def test_make_demo_serves_and_its_printed_curl_lines_work(tmp_path: Path) -> Non
                 ["ps", "-o", "pid,args", "-g", str(demo.pid)], capture_output=True, text=True, check=False
             ).stdout
             time.sleep(0.2)
-        assert "worker stopped" in log.read_text()
+        assert "worker stopped" in worker_log.read_text()
     finally:
         if _group_alive(demo.pid):
             os.killpg(demo.pid, signal.SIGTERM)

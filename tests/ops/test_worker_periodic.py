@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from musicbud.cache import CacheUnavailable
 from recommendations.tasks import drain_user, prune_task_results
 from recommendations.worker import Periodic, periodic_functions, run_periodic_once
 from tests.conftest import DATABASE_TASKS
@@ -30,6 +31,10 @@ async def async_job() -> None:
     calls.append("async")
 
 
+def cache_down_job() -> None:
+    raise CacheUnavailable("connection refused")
+
+
 @pytest.fixture(autouse=True)
 def _no_calls() -> None:
     calls.clear()
@@ -40,12 +45,21 @@ def job(path: str, every_s: float) -> Periodic:
     return Periodic(path, every_s, globals()[name])
 
 
-def test_the_default_jobs_are_the_reaper_the_outbox_pass_and_the_pruning() -> None:
+def test_the_default_jobs_are_the_reaper_the_outbox_pass_the_pruning_and_the_invalidation_retry() -> None:
     assert [p.path for p in periodic_functions()] == [
         "recommendations.training.reap_stalled_trainings",
         "recommendations.outbox.drain_pass",
         "recommendations.tasks.prune_task_results",
+        "recommendations.caching.aretry_pending_invalidations",
     ]
+
+
+def test_a_job_that_finds_the_cache_down_is_a_warning_without_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    jobs = [job(f"{__name__}.cache_down_job", 10)]
+    run_periodic_once(jobs, now=100.0)
+    assert "cache_down_job: the cache is unavailable" in caplog.text
+    assert all(record.exc_info is None for record in caplog.records)
+    assert jobs[0].due == 110.0
 
 
 def test_a_wrong_dotted_path_fails_the_workers_start(settings: Any) -> None:

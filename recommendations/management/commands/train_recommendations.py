@@ -45,7 +45,10 @@ class Command(BaseCommand):
             "--async",
             action="store_true",
             dest="queue",
-            help="queue the trainings for the worker (manage.py run_worker) and return; the run ids are printed",
+            help=(
+                "queue the trainings for the worker (manage.py run_worker) and return; the run ids are printed "
+                "(default: off, train in this process and wait)"
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
